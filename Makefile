@@ -1,0 +1,56 @@
+# The two commands a new user needs: `make demo` and `make test`. Both set up .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    := out
+
+.PHONY: demo test lint typecheck speclint compat docs docs-check pytest bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+## demo: validate every schema example, example document and vector, then run the conformance vectors
+demo: $(STAMP)
+	$(BIN)/aifabric schemas check
+	$(BIN)/aifabric validate examples conformance/vectors
+	$(BIN)/aifabric conformance vectors --report $(OUT)/conformance-report.json
+	$(BIN)/aifabric validate $(OUT)/conformance-report.json
+	@echo "The conformance report is in $(OUT)/conformance-report.json"
+
+## test: lint, type-check, spec lint, schema compatibility, docs drift and strict build, then pytest
+test: lint typecheck speclint compat docs-check pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+speclint: $(STAMP)
+	$(BIN)/python tools/spec_lint.py
+
+compat: $(STAMP)
+	$(BIN)/python tools/schema_compat.py
+
+docs: $(STAMP)
+	$(BIN)/python tools/gen_docs.py
+	$(BIN)/mkdocs build --strict --site-dir site
+
+docs-check: $(STAMP)
+	$(BIN)/python tools/gen_docs.py --check
+	@tmp=$$(mktemp -d) && $(BIN)/mkdocs build --strict --quiet --site-dir $$tmp; rc=$$?; rm -rf $$tmp; exit $$rc
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python benchmarks/bench_foundation.py
+
+clean:
+	rm -rf $(VENV) $(OUT) site dist build .mypy_cache .ruff_cache .pytest_cache .hypothesis

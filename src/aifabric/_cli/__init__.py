@@ -1,0 +1,268 @@
+"""The ``aifabric`` command. Heavy modules are imported inside commands so that start-up stays fast."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from aifabric._version import SPEC_VERSION, __version__
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="aifabric",
+    help="Validate, canonicalize and certify aifabric documents: the reliability layer of AI systems.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+schemas_app = typer.Typer(help="List, show, export and check the packaged schemas.", no_args_is_help=True)
+conformance_app = typer.Typer(help="Run the conformance suite.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(conformance_app, name="conformance")
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of text.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"aifabric {__version__} (spec {SPEC_VERSION})")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Validate, canonicalize and certify aifabric documents."""
+
+
+def _console(*, stderr: bool = False) -> Any:
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _dump(value: Any) -> None:
+    import orjson  # noqa: PLC0415
+
+    sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders (searched recursively) or - for stdin.")],
+    schema: Annotated[
+        str | None, typer.Option(help="Validate against this schema URL instead of each document's own.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Validate documents against the schemas they name. Exit 0 if all are valid, 1 if not."""
+    from rich.markup import escape  # noqa: PLC0415
+
+    from aifabric.validation import iter_documents, problems  # noqa: PLC0415
+
+    records: list[dict[str, Any]] = []
+    for source, docs in iter_documents(paths):
+        if isinstance(docs, Exception):
+            records.append({"source": source, "valid": False, "problems": [_problem(docs.pointer, docs.rule, docs.reason)]})
+            continue
+        for n, doc in enumerate(docs):
+            label = source if len(docs) == 1 else f"{source}#{n}"
+            found = problems(doc, schema_url=schema, source=label)
+            url = schema or (doc.get("schemaURL", doc.get("$schema")) if isinstance(doc, dict) else None)
+            records.append({
+                "source": label,
+                "valid": not found,
+                "schemaURL": url if isinstance(url, str) else None,
+                "problems": [_problem(p.pointer, p.rule, p.message) for p in found],
+            })
+    if as_json:
+        _dump(records)
+    else:
+        out = _console()
+        for rec in records:
+            if rec["valid"]:
+                out.print(f"[green]valid[/]   {escape(rec['source'])}")
+            for prob in rec["problems"]:
+                where = prob["pointer"] or "/"
+                out.print(f"[red]invalid[/] {escape(rec['source'])}: {escape(where)}: {prob['rule']}: {escape(prob['message'])}")
+        bad = sum(not r["valid"] for r in records)
+        _console(stderr=True).print(f"{len(records)} documents, {len(records) - bad} valid, {bad} invalid")
+    if not records:
+        _fail("no documents found", EXIT_USAGE)
+    raise typer.Exit(EXIT_INVALID if any(not r["valid"] for r in records) else EXIT_OK)
+
+
+def _problem(pointer: str, rule: str, message: str) -> dict[str, str]:
+    return {"pointer": pointer, "rule": rule, "message": message}
+
+
+@schemas_app.command("list")
+def schemas_list(as_json: JsonFlag = False) -> None:
+    """List every packaged schema: kind, version and $id."""
+    from aifabric.schemas import Registry  # noqa: PLC0415
+
+    infos = list(Registry.default())
+    if as_json:
+        _dump([{"kind": i.kind, "version": i.version, "id": i.id, "title": i.title} for i in infos])
+        return
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table("kind", "version", "$id", "title")
+    for i in infos:
+        table.add_row(i.kind, i.version, i.id, i.title)
+    _console().print(table)
+
+
+@schemas_app.command("show")
+def schemas_show(
+    name: Annotated[str, typer.Argument(help="A kind (latest version), KIND@X.Y.Z, or a schema URL.")],
+) -> None:
+    """Print one schema as JSON."""
+    _dump(dict(_lookup(name).schema))
+
+
+@schemas_app.command("export")
+def schemas_export(
+    folder: Annotated[Path, typer.Argument(help="Where to write <kind>/<version>.json files.")],
+) -> None:
+    """Write every packaged schema to a folder, laid out as <kind>/<version>.json."""
+    import orjson  # noqa: PLC0415
+
+    from aifabric.schemas import Registry  # noqa: PLC0415
+
+    count = 0
+    for info in Registry.default():
+        target = folder / info.kind / f"{info.version}.json"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(orjson.dumps(dict(info.schema), option=orjson.OPT_INDENT_2) + b"\n")
+        except OSError as exc:
+            _fail(f"{target}: cannot write: {exc.strerror}", EXIT_INVALID)
+        count += 1
+    _console(stderr=True).print(f"wrote {count} schemas to {folder}")
+
+
+@schemas_app.command("check")
+def schemas_check(as_json: JsonFlag = False) -> None:
+    """Validate every `examples` entry of every packaged schema (and of its $defs) against that schema."""
+    from aifabric.schemas import Registry  # noqa: PLC0415
+    from aifabric.validation import problems  # noqa: PLC0415
+
+    rows: list[dict[str, Any]] = []
+    for info in Registry.default():
+        targets = [("", info.schema)] + [(f"#/$defs/{k}", v) for k, v in info.schema.get("$defs", {}).items()]
+        for fragment, sub in targets:
+            for n, example in enumerate(sub.get("examples", []) if isinstance(sub, dict) else []):
+                found = problems(example, schema_url=info.id + fragment)
+                rows.append({"schema": info.id + fragment, "example": n, "valid": not found,
+                             "problems": [str(p) for p in found]})
+    if as_json:
+        _dump(rows)
+    else:
+        out = _console()
+        for row in rows:
+            if not row["valid"]:
+                out.print(f"[red]invalid example[/] {row['schema']} examples/{row['example']}: {row['problems'][0]}")
+        bad = sum(not r["valid"] for r in rows)
+        out.print(f"{len(rows)} schema examples, {len(rows) - bad} valid, {bad} invalid")
+    raise typer.Exit(EXIT_INVALID if any(not r["valid"] for r in rows) else EXIT_OK)
+
+
+def _lookup(name: str) -> Any:
+    from aifabric.schemas import BASE_URI, Registry  # noqa: PLC0415
+
+    registry = Registry.default()
+    if "://" in name:
+        return registry.info(name)
+    kind, _, version = name.partition("@")
+    return registry.info(f"{BASE_URI}{kind}/{version}.json") if version else registry.latest(kind)
+
+
+@conformance_app.command("vectors")
+def conformance_vectors(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Vector files or folders (default: the vectors shipped with aifabric).")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the conformance report (JSON) here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run conformance vectors against this SDK and summarise by requirement. Exit 1 if any case fails."""
+    import orjson  # noqa: PLC0415
+
+    from aifabric.conformance import run_vectors  # noqa: PLC0415
+
+    for path in paths or []:
+        if not path.exists():
+            _fail(f"{path}: no such file or folder", EXIT_USAGE)
+    result = run_vectors(paths)
+    doc = result.to_json()
+    if report is not None:
+        try:
+            report.parent.mkdir(parents=True, exist_ok=True)
+            report.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+        except OSError as exc:
+            _fail(f"{report}: cannot write: {exc.strerror}", EXIT_USAGE)
+    if as_json:
+        _dump(doc)
+    else:
+        _print_report(doc, report)
+    raise typer.Exit(EXIT_OK if result.summary.outcome == "passed" else EXIT_INVALID)
+
+
+def _print_report(doc: dict[str, Any], path: Path | None) -> None:
+    from collections import defaultdict  # noqa: PLC0415
+
+    from rich.markup import escape  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    by_area: dict[str, dict[str, int]] = defaultdict(lambda: {"passed": 0, "failed": 0, "skipped": 0, "error": 0})
+    for res in doc["results"]:
+        by_area[res["id"].split("/", 1)[0]][res["outcome"]] += 1
+    table = Table("area", "cases", "passed", "failed", "skipped", "errors", title="conformance vectors")
+    for area, c in sorted(by_area.items()):
+        table.add_row(area, str(sum(c.values())), str(c["passed"]), str(c["failed"]), str(c["skipped"]), str(c["error"]))
+    out = _console()
+    out.print(table)
+    for res in doc["results"]:
+        if res["outcome"] in ("failed", "error"):
+            out.print(f"[red]{res['outcome']}[/] {escape(res['id'])} {res['requirements']}: {escape(res.get('message', ''))}")
+    s = doc["summary"]
+    verdicts = list(s["requirements"].values())
+    out.print(
+        f"{s['outcome'].upper()}: {s['passed']}/{s['total']} cases passed; "
+        f"{verdicts.count('passed')}/{len(verdicts)} requirements passed"
+    )
+    if path is not None:
+        out.print(f"report written to {path}")
+
+
+def _fail(message: str, code: int) -> None:
+    _console(stderr=True).print(f"[red]error:[/] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    """Run the CLI: documented errors become one line and a non-zero exit, never a traceback."""
+    from aifabric._errors import AifabricError  # noqa: PLC0415
+
+    try:
+        app()
+    except AifabricError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(EXIT_INVALID)

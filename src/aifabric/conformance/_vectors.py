@@ -1,0 +1,182 @@
+"""Load conformance vector files and run them against this SDK."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+from aifabric import __version__
+from aifabric._errors import AifabricError, CanonicalizationError, DocumentError, EnvelopeError
+from aifabric._ids import utc_now, uuid7
+from aifabric._version import SPEC_VERSION
+from aifabric.canonical import canonicalize
+from aifabric.models.conformance import (
+    ConformanceReport,
+    ConformanceVectorFile,
+    Implementation,
+    Outcome,
+    Result,
+    Suite,
+    Summary,
+    VectorCase,
+)
+from aifabric.validation import validate
+
+__all__ = ["VectorFileError", "default_vectors_dir", "load_vector_file", "run_vectors"]
+
+PRODUCER = f"https://github.com/aifabric/aifabric/tree/v{__version__}"
+SUITE_NAME = "aifabric-vectors"
+
+
+class VectorFileError(DocumentError):
+    """A vector file that is unreadable or breaks the conformance-vector schema."""
+
+    code = "AIF-VECTOR"
+
+
+def default_vectors_dir() -> Path:
+    """The vectors shipped in the package (or, in a source checkout, ``conformance/vectors``)."""
+    packaged = Path(__file__).resolve().parent.parent / "_vectors"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "conformance" / "vectors"
+
+
+def load_vector_file(path: Path) -> ConformanceVectorFile:
+    """Read and check one vector file (with the stdlib parser, which keeps the lone surrogates some cases need).
+
+    Raises:
+        VectorFileError: unreadable, malformed, or not valid against the conformance-vector schema.
+    """
+    try:
+        raw = json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise VectorFileError(f"cannot read vector file: {exc}", source=str(path)) from None
+    try:
+        validate(raw, source=str(path))
+        return ConformanceVectorFile.model_validate(raw)
+    except AifabricError as exc:
+        raise VectorFileError(str(exc), source=str(path)) from None
+    except pydantic.ValidationError as exc:
+        raise VectorFileError(f"not a vector file: {exc.errors()[0]['msg']}", source=str(path)) from None
+
+
+def run_vectors(
+    paths: Iterable[Path] | None = None, *, on_result: Callable[[Result], None] | None = None
+) -> ConformanceReport:
+    """Run vector files (default: the shipped ones) against the aifabric SDK and report.
+
+    A file that cannot be loaded counts as one ``error`` result; the run goes on.
+    """
+    roots = list(paths) if paths is not None else [default_vectors_dir()]
+    files = sorted({f for root in roots for f in ([root] if root.is_file() else root.rglob("*.json"))})
+    base = _common_base(roots)
+    results: list[Result] = []
+    for path in files:
+        name = _relative(path, base)
+        for result in _run_file(path, name):
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    report = ConformanceReport(
+        producer=PRODUCER,
+        reportId=uuid7(),
+        createdAt=utc_now(),
+        specVersion=SPEC_VERSION,
+        suite=Suite(name=SUITE_NAME, version=__version__, selection=[str(r) for r in roots]),
+        implementation=Implementation(name="aifabric-python", version=__version__, vendor="aifabric"),
+        environment={"python": platform.python_version(), "platform": platform.platform(terse=True)},
+        results=results,
+        summary=Summary.of(results),
+    )
+    report.to_json()  # the report itself conforms, or this raises
+    return report
+
+
+def _run_file(path: Path, name: str) -> list[Result]:
+    try:
+        vector = load_vector_file(path)
+    except VectorFileError as exc:
+        return [Result(id=name, requirements=["CORE-040"], outcome="error", message=exc.reason)]
+    return [
+        _run_case(vector, case, f"{name}#{n}") for n, case in enumerate(vector.cases)
+    ]
+
+
+def _run_case(vector: ConformanceVectorFile, case: VectorCase, case_id: str) -> Result:
+    started = time.perf_counter()
+    outcome: Outcome
+    try:
+        accepted, observed = _OPERATIONS[vector.operation](vector, case)
+        passed = accepted == case.valid
+        outcome = "passed" if passed else "failed"
+        message = None if passed else f"expected {'accept' if case.valid else 'reject'}, got {observed}"
+    except Exception as exc:  # noqa: BLE001 - a crash in the implementation is an error result, not ours
+        outcome, message, observed = "error", f"{type(exc).__name__}: {exc}", "crash"
+    return Result(
+        id=case_id,
+        description=case.description,
+        requirements=sorted({*vector.spec, *(case.spec or [])}),
+        outcome=outcome,
+        durationMs=round((time.perf_counter() - started) * 1000, 3),
+        message=message,
+        evidence={"expected": "accept" if case.valid else "reject", "observed": observed},
+    )
+
+
+def _validate(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+    try:
+        validate(case.data, schema_url=vector.schema_)
+    except AifabricError as exc:
+        return False, f"rejected: {exc}"
+    return True, "accepted"
+
+
+def _canonicalize(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+    try:
+        out = canonicalize(case.data).decode("utf-8")
+    except CanonicalizationError as exc:
+        return False, f"rejected: {exc}"
+    if case.expected is not None and out != case.expected:
+        return False, f"produced {out!r}, not the expected {case.expected!r}"
+    return True, f"produced {out!r}"
+
+
+def _envelope(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+    from aifabric import envelope  # noqa: PLC0415 - needs the cloudevents extra
+
+    try:
+        for message in (envelope.to_structured(case.data), envelope.to_binary(case.data)):
+            if envelope.from_http(message.headers, message.body) != case.data:
+                return False, "the document changed on its way through a CloudEvent"
+        batch = envelope.to_batch([case.data, case.data])
+        if envelope.from_batch(batch.headers, batch.body) != [case.data, case.data]:
+            return False, "the document changed on its way through a batch"
+    except EnvelopeError as exc:
+        return False, f"rejected: {exc}"
+    return True, "round-tripped in structured, binary and batch mode"
+
+
+_OPERATIONS: dict[str, Callable[[ConformanceVectorFile, VectorCase], tuple[bool, str]]] = {
+    "validate": _validate,
+    "canonicalize": _canonicalize,
+    "envelope": _envelope,
+}
+
+
+def _common_base(roots: list[Path]) -> Path:
+    dirs = [r if r.is_dir() else r.parent for r in roots]
+    return dirs[0] if len(dirs) == 1 else Path.cwd()
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -1,0 +1,154 @@
+"""Models of conformance vector files and conformance reports.
+
+Examples:
+    >>> from aifabric.models.conformance import Result, Summary
+    >>> results = [Result(id="a#0", requirements=["CORE-020"], outcome="passed"),
+    ...            Result(id="a#1", requirements=["CORE-020", "CORE-021"], outcome="skipped")]
+    >>> Summary.of(results).requirements
+    {'CORE-020': 'passed', 'CORE-021': 'skipped'}
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
+
+from aifabric.models.common import DigestSet, Document, RequirementId, Timestamp, UUIDv7, _Model
+
+__all__ = [
+    "ConformanceReport",
+    "ConformanceVectorFile",
+    "Implementation",
+    "Outcome",
+    "Result",
+    "Suite",
+    "Summary",
+    "VectorCase",
+]
+
+Outcome = Literal["passed", "failed", "skipped", "error"]
+_REPORT = "https://aifabric.dev/schemas/conformance-report/1.0.0.json"
+_VECTOR = "https://aifabric.dev/schemas/conformance-vector/1.0.0.json"
+
+
+class VectorCase(_Model):
+    """One case of a vector file: input, verdict, and for canonicalize the exact expected output."""
+
+    description: str = Field(min_length=1)
+    data: Any
+    valid: bool
+    expected: str | None = None
+    spec: list[RequirementId] | None = None
+
+    @model_serializer(mode="wrap")
+    def _keep_null_data(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        out.setdefault("data", None)  # null is a case's data like any other value, even with exclude_none
+        return out
+
+
+class ConformanceVectorFile(_Model):
+    """A file of cases for one behaviour of the standard."""
+
+    SCHEMA_URL: ClassVar[str] = _VECTOR
+
+    schema_url: Literal["https://aifabric.dev/schemas/conformance-vector/1.0.0.json"] = Field(
+        default=_VECTOR, alias="schemaURL"
+    )
+    description: str = Field(min_length=1)
+    spec: list[RequirementId] = Field(min_length=1)
+    operation: Literal["validate", "canonicalize", "envelope"]
+    schema_: str | None = Field(default=None, alias="schema", pattern=r"^https?://")
+    cases: list[VectorCase] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _validate_needs_a_schema(self) -> ConformanceVectorFile:
+        if self.operation == "validate" and self.schema_ is None:
+            raise ValueError("a vector file with operation validate names its schema")
+        return self
+
+
+class Suite(_Model):
+    """The suite that ran."""
+
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    selection: list[str] | None = None
+
+
+class Implementation(_Model):
+    """The implementation under test."""
+
+    name: str = Field(min_length=1)
+    version: str | None = None
+    vendor: str | None = None
+    uri: str | None = None
+    digest: DigestSet | None = None
+
+
+class Result(_Model):
+    """The outcome of one case."""
+
+    id: str = Field(min_length=1)
+    requirements: list[RequirementId] = Field(min_length=1)
+    outcome: Outcome
+    description: str | None = None
+    duration_ms: float | None = Field(default=None, alias="durationMs", ge=0)
+    message: str | None = None
+    evidence: dict[str, Any] | None = None
+
+
+class Summary(_Model):
+    """Counts, the overall outcome, and a verdict per requirement ID."""
+
+    outcome: Literal["passed", "failed"]
+    total: int = Field(ge=0)
+    passed: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    skipped: int = Field(ge=0)
+    errors: int = Field(ge=0)
+    requirements: dict[RequirementId, Literal["passed", "failed", "skipped"]]
+
+    @classmethod
+    def of(cls, results: list[Result]) -> Summary:
+        """Summarise results: a requirement fails if any case fails or errs, is skipped if all are skipped."""
+        count = {k: sum(r.outcome == k for r in results) for k in ("passed", "failed", "skipped", "error")}
+        verdicts: dict[str, Literal["passed", "failed", "skipped"]] = {}
+        for result in results:
+            for req in result.requirements:
+                seen = verdicts.get(req, "skipped")
+                if result.outcome in ("failed", "error") or seen == "failed":
+                    verdicts[req] = "failed"
+                elif result.outcome == "passed" or seen == "passed":
+                    verdicts[req] = "passed"
+                else:
+                    verdicts[req] = "skipped"
+        return cls(
+            outcome="failed" if count["failed"] or count["error"] else "passed",
+            total=len(results),
+            passed=count["passed"],
+            failed=count["failed"],
+            skipped=count["skipped"],
+            errors=count["error"],
+            requirements=dict(sorted(verdicts.items())),
+        )
+
+
+class ConformanceReport(Document):
+    """What one run of the suite proved about one implementation."""
+
+    SCHEMA_URL: ClassVar[str] = _REPORT
+
+    schema_url: Literal["https://aifabric.dev/schemas/conformance-report/1.0.0.json"] = Field(
+        default=_REPORT, alias="schemaURL"
+    )
+    report_id: UUIDv7 = Field(alias="reportId")
+    created_at: Timestamp = Field(alias="createdAt")
+    spec_version: str = Field(alias="specVersion")
+    suite: Suite
+    implementation: Implementation
+    environment: dict[str, str] | None = None
+    results: list[Result]
+    summary: Summary
+    signatures: list[dict[str, Any]] | None = None

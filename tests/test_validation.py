@@ -1,0 +1,266 @@
+"""Validation: dispatch on the schema URL, every problem with its pointer and rule, hostile input refused."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from typing import Any
+
+import jsonschema
+import orjson
+import pytest
+import referencing
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aifabric import DocumentError, Registry, SchemaError, ValidationError, schema_url, validate
+from aifabric.conformance import default_vectors_dir, load_vector_file
+from aifabric.validation import MAX_DEPTH, load_documents, problems
+from tests.conftest import inline_refs
+from tests.strategies import from_schema
+
+REPORT = schema_url("conformance-report")
+COMMON = schema_url("common")
+
+
+def _report(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "schemaURL": REPORT,
+        "producer": "https://example.com/suite/1.0",
+        "reportId": "01932b6e-5c1f-7a3e-9d4b-2f6c8e1a0b77",
+        "createdAt": "2026-11-23T08:15:42Z",
+        "specVersion": "1.0.0-draft",
+        "suite": {"name": "s", "version": "1"},
+        "implementation": {"name": "impl"},
+        "results": [{"id": "a#0", "requirements": ["CORE-020"], "outcome": "passed"}],
+        "summary": {
+            "outcome": "passed", "total": 1, "passed": 1, "failed": 0, "skipped": 0, "errors": 0,
+            "requirements": {"CORE-020": "passed"},
+        },
+    }
+    doc.update(changes)
+    return doc
+
+
+def test_a_valid_document_validates() -> None:
+    result = validate(_report(), source="r.json")
+    assert result.schema_url == REPORT
+    assert result.source == "r.json"
+
+
+def test_every_problem_is_reported_with_pointer_and_rule() -> None:
+    """[CORE-080] Every error, each with its JSON pointer, its rule and a message."""
+    doc = _report(createdAt="yesterday", reportId="not-a-uuid", results=[{"id": "", "requirements": [], "outcome": "?"}])
+    del doc["suite"]
+    with pytest.raises(ValidationError) as caught:
+        validate(doc, source="r.json")
+    found = {(p.pointer, p.rule) for p in caught.value.problems}
+    assert ("", "required") in found
+    assert ("/createdAt", "pattern") in found or ("/createdAt", "format") in found
+    assert ("/reportId", "pattern") in found or ("/reportId", "format") in found
+    assert ("/results/0/id", "minLength") in found
+    assert ("/results/0/requirements", "minItems") in found
+    assert ("/results/0/outcome", "enum") in found
+    assert all(p.source == "r.json" and p.message for p in caught.value.problems)
+    assert caught.value.schema_url == REPORT
+    assert str(caught.value).startswith("r.json: ")
+
+
+@pytest.mark.parametrize(
+    ("fragment", "value"),
+    [
+        ("timestamp", "2026-13-45T99:00:00Z"),  # matches the pattern, not a real date-time
+        ("uuid", "01932b6e-5c1f-7a3e-9d4b-2f6c8e1a0b7g"),
+        ("producer", "not a uri"),
+    ],
+)
+def test_format_assertions_are_on(fragment: str, value: str) -> None:
+    """[CORE-082] date-time, uri, uuid and email formats are asserted, not just annotated."""
+    with pytest.raises(ValidationError):
+        validate(value, schema_url=f"{COMMON}#/$defs/{fragment}")
+
+
+def test_email_format_is_asserted() -> None:
+    actor = {"type": "user", "id": "a", "email": "not-an-email"}
+    with pytest.raises(ValidationError) as caught:
+        validate(actor, schema_url=f"{COMMON}#/$defs/actor")
+    assert caught.value.problems[0].pointer == "/email"
+
+
+def test_pointer_escapes_tilde_and_slash() -> None:
+    doc = _report(environment={"a/b~c": 1})
+    with pytest.raises(ValidationError) as caught:
+        validate(doc)
+    assert caught.value.problems[0].pointer == "/environment/a~1b~0c"
+
+
+def test_documents_without_a_schema_url() -> None:
+    with pytest.raises(ValidationError, match="names no schema"):
+        validate({"producer": "x"})
+    with pytest.raises(ValidationError, match="names no schema"):
+        validate([1, 2])
+    assert problems({"schemaURL": 5})[0].rule == "schemaURL"
+
+
+def test_unknown_schema_urls_are_schema_errors() -> None:
+    with pytest.raises(SchemaError, match="unknown document kind"):
+        validate({"schemaURL": "https://aifabric.dev/schemas/widget/1.0.0.json"})
+    with pytest.raises(SchemaError, match="unsupported version"):
+        validate({"schemaURL": "https://aifabric.dev/schemas/conformance-report/2.0.0.json"})
+    assert problems({"schemaURL": "https://example.com/x.json"})[0].rule == "schema"
+
+
+def test_non_json_values_are_document_errors() -> None:
+    for bad in ({1: 2}, object(), {"x": {1, 2}}):
+        with pytest.raises(DocumentError, match="not a JSON document"):
+            validate(_report(environment=bad))
+
+
+def test_lone_surrogates_do_not_crash_validation() -> None:
+    validate(_report(producer="https://example.com/\ud800"))
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+
+def test_json_jsonl_and_yaml() -> None:
+    assert load_documents(b'{"a": 1}', source="x.json") == [{"a": 1}]
+    assert load_documents(b'{"a": 1}\n\n{"a": 2}\n', source="x.jsonl") == [{"a": 1}, {"a": 2}]
+    assert load_documents(b"a: 1\n---\nb: [1, 2]\n", source="x.yaml") == [{"a": 1}, {"b": [1, 2]}]
+    assert load_documents(b"\xef\xbb\xbf[1]", source="bom.json") == [[1]]
+
+
+@pytest.mark.parametrize(
+    ("data", "source", "message"),
+    [
+        (b'{"a":', "x.json", "malformed JSON"),
+        (b"[NaN]", "x.json", "malformed JSON"),
+        (b'{"a": 1}\n{oops}\n', "x.jsonl", "malformed JSON"),
+        (b"\xff\xfe{}", "x.json", "not UTF-8: invalid byte 0xff at offset 0"),
+        (b"a: [1, 2\n", "x.yaml", "malformed YAML"),
+        (b"a: !!python/object:os.system x\n", "x.yaml", "malformed YAML"),
+        (b"a: 2026-11-23\n", "x.yaml", "not a JSON value"),
+        (b"? [1]\n: x\n", "x.yaml", "unhashable key"),
+        (b"1: x\n", "x.yaml", "is not a string"),
+        (b"[" * 300 + b"]" * 300, "x.json", f"nested deeper than {MAX_DEPTH}"),
+        (b"[" * 100_000, "x.json", "malformed JSON"),
+        (b"a:" + b" [" * 2000 + b" ]" * 2000, "x.yaml", "nested deeper"),
+    ],
+)
+def test_bad_input_is_one_clear_error(data: bytes, source: str, message: str) -> None:
+    with pytest.raises(DocumentError, match=message) as caught:
+        load_documents(data, source=source)
+    assert caught.value.source is not None and caught.value.source.startswith(source)
+
+
+def test_yaml_alias_bomb_is_capped_fast() -> None:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [{','.join(['*a' + str(i - 1)] * 9)}]" for i in range(1, 10)]
+    with pytest.raises(DocumentError, match="alias bomb") as caught:
+        load_documents("\n".join(lines).encode(), source="bomb.yaml")
+    assert caught.value.rule == "maxNodes"
+
+
+def test_oversized_input_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("aifabric.validation.MAX_BYTES", 10)
+    with pytest.raises(DocumentError, match="over the 10-byte limit"):
+        load_documents(b"[" + b"1," * 10 + b"1]")
+
+
+@given(st.binary(max_size=300), st.sampled_from(["x.json", "x.jsonl", "x.yaml"]))
+def test_arbitrary_bytes_give_documents_or_a_document_error(data: bytes, source: str) -> None:
+    try:
+        docs = load_documents(data, source=source)
+    except DocumentError as exc:
+        assert exc.source is not None and exc.source.startswith(source)
+        return
+    for doc in docs:
+        assert problems(doc, source=source) is not None
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES, st.sampled_from([None, REPORT, schema_url("conformance-vector"), "https://example.com/x"]))
+def test_arbitrary_json_gives_a_verdict_or_a_documented_error(value: Any, url: str | None) -> None:
+    if isinstance(value, dict) and url is not None:
+        value = {**value, "schemaURL": url}
+    try:
+        validate(value)
+    except (ValidationError, SchemaError) as exc:
+        assert str(exc)
+
+
+# --- parity with the reference implementation, the `jsonschema` library ------------------------------------
+
+
+@cache
+def _reference_registry() -> referencing.Registry[Any]:
+    resources = [
+        (info.id, referencing.Resource.from_contents(dict(info.schema))) for info in Registry.default()
+    ]
+    return referencing.Registry().with_resources(resources)
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    """The ``pattern`` keyword with ECMA-262's ``$``, which (unlike Python's) never matches before a final newline."""
+    if validator.is_type(instance, "string"):
+        if pattern.endswith("$") and not pattern.endswith("\\$"):
+            pattern = pattern[:-1] + r"\Z"
+        if not re.search(pattern, instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Reference = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
+
+
+def _reference_verdict(value: Any, url: str) -> bool:
+    validator = _Reference(
+        {"$ref": url}, registry=_reference_registry(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    return bool(validator.is_valid(value))
+
+
+def _our_verdict(value: Any, url: str) -> bool:
+    try:
+        validate(value, schema_url=url)
+    except ValidationError:
+        return False
+    return True
+
+
+def _validate_vectors() -> list[tuple[str, Any, str]]:
+    cases = []
+    for path in sorted(default_vectors_dir().rglob("*.json")):
+        vector = load_vector_file(path)
+        if vector.operation == "validate" and vector.schema_ is not None:
+            cases += [(f"{path.name}#{n}", c.data, vector.schema_) for n, c in enumerate(vector.cases)]
+    return cases
+
+
+def test_same_verdict_as_jsonschema_on_every_vector() -> None:
+    cases = _validate_vectors()
+    assert len(cases) >= 50
+    disagree = [case for case, data, url in cases if _our_verdict(data, url) != _reference_verdict(data, url)]
+    assert disagree == []
+
+
+_BUNDLED_REPORT = inline_refs(REPORT)
+
+
+@settings(max_examples=60)
+@given(from_schema(_BUNDLED_REPORT))
+def test_same_verdict_as_jsonschema_on_generated_reports(doc: dict[str, Any]) -> None:
+    assert _our_verdict(doc, REPORT) is True
+    assert _reference_verdict(doc, REPORT) is True
+
+
+@given(JSON_VALUES, st.sampled_from(["timestamp", "uuidv7", "digestSet", "actor", "resourceRef", "semver", "producer"]))
+def test_same_verdict_as_jsonschema_on_arbitrary_values(value: Any, name: str) -> None:
+    url = f"{COMMON}#/$defs/{name}"
+    assert _our_verdict(value, url) == _reference_verdict(value, url)
