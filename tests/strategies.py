@@ -65,7 +65,9 @@ def from_schema(schema: Any, root: dict[str, Any] | None = None) -> st.SearchStr
     if kind == "array":
         items = from_schema(schema.get("items", True), root)
         return st.lists(
-            items, min_size=schema.get("minItems", 0), max_size=max(schema.get("minItems", 0), 3),
+            items,
+            min_size=schema.get("minItems", 0),
+            max_size=max(schema.get("minItems", 0), 3),
             unique_by=(lambda x: repr(x)) if schema.get("uniqueItems") else None,
         )
     if kind == "object":

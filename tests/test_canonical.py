@@ -30,7 +30,9 @@ SCALARS = st.one_of(
     TEXT,
 )
 JSON = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(KEYS, inner, max_size=5), max_leaves=25
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(KEYS, inner, max_size=5),
+    max_leaves=25,
 )
 
 
@@ -54,7 +56,10 @@ def test_identical_to_rfc8785_on_arbitrary_json(value: Any) -> None:
     assert _ours(value) == _reference(value)
 
 
-@given(st.dictionaries(KEYS, st.integers(-1000, 1000), max_size=8), st.lists(st.floats(allow_nan=False), max_size=6))
+@given(
+    st.dictionaries(KEYS, st.integers(-1000, 1000), max_size=8),
+    st.lists(st.floats(allow_nan=False), max_size=6),
+)
 def test_identical_inside_documents(obj: dict[str, int], floats: list[float]) -> None:
     doc = {"schemaURL": "https://aifabric.dev/schemas/common/1.0.0.json", "obj": obj, "floats": floats}
     assert _ours(doc) == _reference(doc)
@@ -85,7 +90,19 @@ def test_known_forms(value: Any, expected: bytes) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [math.nan, math.inf, [-math.inf], {"x": math.nan}, 2**53, -(2**53), {1: "x"}, "\ud800", {"\udc00": 1}, object(), b"x"],
+    [
+        math.nan,
+        math.inf,
+        [-math.inf],
+        {"x": math.nan},
+        2**53,
+        -(2**53),
+        {1: "x"},
+        "\ud800",
+        {"\udc00": 1},
+        object(),
+        b"x",
+    ],
 )
 def test_unrepresentable_values_are_refused(value: Any) -> None:
     """[CORE-061] NaN, infinities, unsafe integers, non-string keys and lone surrogates are refused."""

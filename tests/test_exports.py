@@ -66,4 +66,4 @@ def test_every_error_derives_from_the_one_root() -> None:
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute"):
-        _ = aifabric.nope  # type: ignore[attr-defined]
+        _ = aifabric.nope

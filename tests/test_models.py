@@ -58,9 +58,7 @@ def test_vector_file_model_accepts_exactly_what_the_schema_accepts(doc: dict[str
     assert out == doc
 
 
-@pytest.mark.parametrize(
-    ("name", "model"), [("actor", Actor), ("resourceRef", ResourceRef)]
-)
+@pytest.mark.parametrize(("name", "model"), [("actor", Actor), ("resourceRef", ResourceRef)])
 def test_common_definitions_round_trip(name: str, model: type[pydantic.BaseModel]) -> None:
     @settings(max_examples=80)
     @given(from_schema(inline_refs(f"{COMMON}#/$defs/{name}")))

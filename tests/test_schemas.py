@@ -90,11 +90,13 @@ def test_a_bad_schema_is_a_schema_error() -> None:
 
 
 def test_registry_iterates_sorted_by_kind_and_version() -> None:
-    registry = Registry([
-        {"$id": f"{BASE_URI}x/1.10.0.json"},
-        {"$id": f"{BASE_URI}x/1.2.0.json"},
-        {"$id": f"{BASE_URI}a/1.0.0.json"},
-    ])
+    registry = Registry(
+        [
+            {"$id": f"{BASE_URI}x/1.10.0.json"},
+            {"$id": f"{BASE_URI}x/1.2.0.json"},
+            {"$id": f"{BASE_URI}a/1.0.0.json"},
+        ]
+    )
     assert [(i.kind, i.version) for i in registry] == [("a", "1.0.0"), ("x", "1.2.0"), ("x", "1.10.0")]
     assert registry.latest("x").version == "1.10.0"
     assert len(registry) == 3

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from functools import cache
 from typing import Any
 
 import jsonschema
-import orjson
 import pytest
 import referencing
 from hypothesis import given, settings
@@ -35,7 +33,12 @@ def _report(**changes: Any) -> dict[str, Any]:
         "implementation": {"name": "impl"},
         "results": [{"id": "a#0", "requirements": ["CORE-020"], "outcome": "passed"}],
         "summary": {
-            "outcome": "passed", "total": 1, "passed": 1, "failed": 0, "skipped": 0, "errors": 0,
+            "outcome": "passed",
+            "total": 1,
+            "passed": 1,
+            "failed": 0,
+            "skipped": 0,
+            "errors": 0,
             "requirements": {"CORE-020": "passed"},
         },
     }
@@ -51,7 +54,9 @@ def test_a_valid_document_validates() -> None:
 
 def test_every_problem_is_reported_with_pointer_and_rule() -> None:
     """[CORE-080] Every error, each with its JSON pointer, its rule and a message."""
-    doc = _report(createdAt="yesterday", reportId="not-a-uuid", results=[{"id": "", "requirements": [], "outcome": "?"}])
+    doc = _report(
+        createdAt="yesterday", reportId="not-a-uuid", results=[{"id": "", "requirements": [], "outcome": "?"}]
+    )
     del doc["suite"]
     with pytest.raises(ValidationError) as caught:
         validate(doc, source="r.json")
@@ -144,7 +149,7 @@ def test_json_jsonl_and_yaml() -> None:
         (b"? [1]\n: x\n", "x.yaml", "unhashable key"),
         (b"1: x\n", "x.yaml", "is not a string"),
         (b"[" * 300 + b"]" * 300, "x.json", f"nested deeper than {MAX_DEPTH}"),
-        (b"[" * 100_000, "x.json", "malformed JSON"),
+        (b"[" * 100_000, "x.json", "nested deeper"),
         (b"a:" + b" [" * 2000 + b" ]" * 2000, "x.yaml", "nested deeper"),
     ],
 )
@@ -201,9 +206,7 @@ def test_arbitrary_json_gives_a_verdict_or_a_documented_error(value: Any, url: s
 
 @cache
 def _reference_registry() -> referencing.Registry[Any]:
-    resources = [
-        (info.id, referencing.Resource.from_contents(dict(info.schema))) for info in Registry.default()
-    ]
+    resources = [(info.id, referencing.Resource.from_contents(dict(info.schema))) for info in Registry.default()]
     return referencing.Registry().with_resources(resources)
 
 
@@ -216,12 +219,14 @@ def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> A
             yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Reference = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})
+_Reference = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})  # type: ignore[no-untyped-call]
 
 
 def _reference_verdict(value: Any, url: str) -> bool:
     validator = _Reference(
-        {"$ref": url}, registry=_reference_registry(), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        {"$ref": url},
+        registry=_reference_registry(),
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
     )
     return bool(validator.is_valid(value))
 
@@ -260,7 +265,10 @@ def test_same_verdict_as_jsonschema_on_generated_reports(doc: dict[str, Any]) ->
     assert _reference_verdict(doc, REPORT) is True
 
 
-@given(JSON_VALUES, st.sampled_from(["timestamp", "uuidv7", "digestSet", "actor", "resourceRef", "semver", "producer"]))
+@given(
+    JSON_VALUES,
+    st.sampled_from(["timestamp", "uuidv7", "digestSet", "actor", "resourceRef", "semver", "producer"]),
+)
 def test_same_verdict_as_jsonschema_on_arbitrary_values(value: Any, name: str) -> None:
     url = f"{COMMON}#/$defs/{name}"
     assert _our_verdict(value, url) == _reference_verdict(value, url)

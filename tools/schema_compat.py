@@ -194,7 +194,9 @@ def compare_schemas(old: Any, new: Any) -> list[Breaking]:
     """Every way the ``new`` schema accepts less than ``old`` did, each with a JSON pointer into ``new``.
 
     Annotations (title, description, examples, default, ...) and unknown keywords may change freely.
-    The root's ``$schema`` and ``$id`` are left out: they are checked against the file's path instead.
+    The root's ``$schema`` and ``$id`` are left out: they are checked against the file's path instead. A
+    document's self-identification (``"schemaURL": {"const": <the schema's own $id>}``) moves with the
+    version, so the new ``$id`` counts as the old one wherever it appears as a value.
 
     Args:
         old: the previous version of a schema document.
@@ -204,9 +206,21 @@ def compare_schemas(old: Any, new: Any) -> list[Breaking]:
         The breaking changes, empty when ``new`` only adds.
     """
     if isinstance(old, dict) and isinstance(new, dict):
+        old_id, new_id = old.get("$id"), new.get("$id")
         old = {key: value for key, value in old.items() if key not in ("$schema", "$id")}
         new = {key: value for key, value in new.items() if key not in ("$schema", "$id")}
+        if isinstance(old_id, str) and isinstance(new_id, str):
+            new = _renamed(new, new_id, old_id)
     return list(_compare(old, new, ""))
+
+
+def _renamed(value: Any, new_id: str, old_id: str) -> Any:
+    """``value`` with every string equal to ``new_id`` replaced by ``old_id``."""
+    if isinstance(value, dict):
+        return {key: _renamed(item, new_id, old_id) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, new_id, old_id) for item in value]
+    return old_id if value == new_id else value
 
 
 def _compare(old: Any, new: Any, at: str) -> Iterator[Breaking]:
@@ -219,9 +233,7 @@ def _compare(old: Any, new: Any, at: str) -> Iterator[Breaking]:
     if old is True:
         old = {}
     if not isinstance(old, dict) or not isinstance(new, dict):
-        yield Breaking(
-            at, f"changed from {_show(old)} to {_show(new)}, which is not a schema pair to compare"
-        )
+        yield Breaking(at, f"changed from {_show(old)} to {_show(new)}, which is not a schema pair to compare")
         return
     for rule in _RULES:
         yield from rule(old, new, at)
@@ -234,13 +246,9 @@ def _type_rule(old: dict[str, Any], new: dict[str, Any], at: str) -> Iterator[Br
     old_types = _types(old["type"]) if "type" in old else _ALL_TYPES
     if new_types is None or old_types is None:
         if not _same(old.get("type", _MISSING), new["type"]):
-            yield Breaking(
-                where, f"type changed from {_show(old.get('type', _MISSING))} to {_show(new['type'])}"
-            )
+            yield Breaking(where, f"type changed from {_show(old.get('type', _MISSING))} to {_show(new['type'])}")
         return
-    lost = sorted(
-        t for t in old_types if t not in new_types and not (t == "integer" and "number" in new_types)
-    )
+    lost = sorted(t for t in old_types if t not in new_types and not (t == "integer" and "number" in new_types))
     if lost and "type" not in old:
         yield Breaking(where, f"type {_show(new['type'])} added on an existing field, which allowed any type")
     else:
@@ -271,9 +279,7 @@ def _value_rule(old: dict[str, Any], new: dict[str, Any], at: str) -> Iterator[B
         if key in old_allowed and key not in new_allowed:
             lost.setdefault(key, value)
     if lost and "const" in old and "const" in new:
-        yield Breaking(
-            _pointer(at, "const"), f"const changed from {_show(old['const'])} to {_show(new['const'])}"
-        )
+        yield Breaking(_pointer(at, "const"), f"const changed from {_show(old['const'])} to {_show(new['const'])}")
     else:
         for value in lost.values():
             yield Breaking(_pointer(at, keyword), f"{keyword} value {_show(value)} removed")
@@ -308,14 +314,10 @@ def _bound_rule(old: dict[str, Any], new: dict[str, Any], at: str) -> Iterator[B
         tighter = old_bound is None or (new_key > old_bound[0] if lower else new_key < old_bound[0])
         if tighter:
             was = "absent" if old_bound is None else f"{old_bound[1]} {_show(old[old_bound[1]])}"
-            yield Breaking(
-                _pointer(at, keyword), f"bound tightened to {keyword} {_show(new[keyword])} (was {was})"
-            )
+            yield Breaking(_pointer(at, keyword), f"bound tightened to {keyword} {_show(new[keyword])} (was {was})")
         for name in keywords:
             if name in new and _number(new[name]) is None and not _same(old.get(name, _MISSING), new[name]):
-                yield Breaking(
-                    _pointer(at, name), f"{name} changed to {_show(new[name])}, which is not a number"
-                )
+                yield Breaking(_pointer(at, name), f"{name} changed to {_show(new[name])}, which is not a number")
 
 
 def _bound(
@@ -421,9 +423,7 @@ def _reference_rule(old: dict[str, Any], new: dict[str, Any], at: str) -> Iterat
         if keyword in old and not _same(old[keyword], new.get(keyword, _MISSING)):
             yield Breaking(
                 _pointer(at, keyword),
-                _moved(keyword, old, new, "changed")
-                if keyword in new
-                else f"{keyword} {_show(old[keyword])} removed",
+                _moved(keyword, old, new, "changed") if keyword in new else f"{keyword} {_show(old[keyword])} removed",
             )
 
 
@@ -459,9 +459,7 @@ def _members_rule(old: dict[str, Any], new: dict[str, Any], at: str) -> Iterator
         before, after = old.get(keyword, {}), new.get(keyword, {})
         if not isinstance(before, dict) or not isinstance(after, dict):
             if not _same(before, after):
-                yield Breaking(
-                    _pointer(at, keyword), f"{keyword} changed from {_show(before)} to {_show(after)}"
-                )
+                yield Breaking(_pointer(at, keyword), f"{keyword} changed from {_show(before)} to {_show(after)}")
             continue
         for name, schema in before.items():
             where = _pointer(at, keyword, name)
@@ -581,8 +579,7 @@ def check_document(path: str, raw: bytes) -> tuple[dict[str, Any] | None, list[P
             Problem(
                 where,
                 "schema-path",
-                "not at schemas/<kind>/<X.Y.Z>.json (kind in a-z, 0-9 "
-                "and '-'; version numbers without leading zeros)",
+                "not at schemas/<kind>/<X.Y.Z>.json (kind in a-z, 0-9 and '-'; version numbers without leading zeros)",
             )
         )
     try:
@@ -607,8 +604,7 @@ def check_document(path: str, raw: bytes) -> tuple[dict[str, Any] | None, list[P
                 Problem(
                     where,
                     "id",
-                    f"$id is {_show(document.get('$id', _MISSING))}, expected "
-                    f"{_show(expected)} for this path",
+                    f"$id is {_show(document.get('$id', _MISSING))}, expected {_show(expected)} for this path",
                     "/$id",
                 )
             )
@@ -640,8 +636,7 @@ def check_tree(files: Mapping[str, bytes], lock: Mapping[str, str]) -> list[Prob
                 Problem(
                     f"{SCHEMAS_DIR}/{path}",
                     "published-unchanged",
-                    f"published file changed (locked sha256 {digest}, now {actual}); "
-                    "publish a new version instead",
+                    f"published file changed (locked sha256 {digest}, now {actual}); publish a new version instead",
                 )
             )
     chains: dict[tuple[str, int], list[tuple[Version, dict[str, Any]]]] = {}
@@ -686,9 +681,7 @@ def parse_lock(text: str) -> tuple[dict[str, str], list[Problem]]:
         match = _LOCK_LINE.fullmatch(line)
         if match is None:
             problems.append(
-                Problem(
-                    where, "lock-format", f"expected '<sha256 hex>  <kind>/<X.Y.Z>.json', got {_show(line)}"
-                )
+                Problem(where, "lock-format", f"expected '<sha256 hex>  <kind>/<X.Y.Z>.json', got {_show(line)}")
             )
             continue
         path = match["path"]
@@ -697,9 +690,7 @@ def parse_lock(text: str) -> tuple[dict[str, str], list[Problem]]:
         elif path in entries:
             problems.append(Problem(where, "lock-format", f"{path} is locked twice"))
         elif path < previous:
-            problems.append(
-                Problem(where, "lock-format", f"{path} is out of order (lines are sorted by path)")
-            )
+            problems.append(Problem(where, "lock-format", f"{path} is out of order (lines are sorted by path)"))
         else:
             entries[path] = match["digest"]
             previous = path
@@ -824,9 +815,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except UnicodeDecodeError as exc:
             problems = [Problem(LOCK_PATH, "lock-format", f"not UTF-8: {exc}")]
     elif not args.publish:
-        problems = [
-            Problem(LOCK_PATH, "lock-format", "missing; run tools/schema_compat.py --publish to create it")
-        ]
+        problems = [Problem(LOCK_PATH, "lock-format", "missing; run tools/schema_compat.py --publish to create it")]
     files = load_schema_files(schemas)
     problems += check_tree(files, lock)
     if args.base is not None:

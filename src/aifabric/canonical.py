@@ -1,4 +1,4 @@
-"""RFC 8785 JSON Canonicalization Scheme (JCS) and digests over canonical bytes.
+r"""RFC 8785 JSON Canonicalization Scheme (JCS) and digests over canonical bytes.
 
 The common case (no floats, no nulls, ASCII-ish keys) is serialised by orjson with sorted keys, which is
 byte-identical to JCS for such documents; anything else takes an exact pure-Python path. Both paths are
@@ -7,7 +7,7 @@ proven identical to the ``rfc8785`` reference package by property tests.
 Examples:
     >>> from aifabric.canonical import canonicalize, digest
     >>> canonicalize({"b": 1.0, "a": [True, None, "é"]})
-    b'{"a":[true,null,"\\xc3\\xa9"],"b":1}'
+    b'{"a":[true,null,"\xc3\xa9"],"b":1}'
     >>> digest({"a": 1})
     {'sha256': '015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862'}
 """

@@ -18,6 +18,7 @@ Examples:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -72,7 +73,7 @@ def event_type(schema_url: str, *, registry: Registry | None = None) -> str:
 def to_event(
     doc: Mapping[str, Any],
     *,
-    id: str | None = None,  # noqa: A002 - the CloudEvents attribute's own name
+    id: str | None = None,
     time: str | None = None,
     subject: str | None = None,
     registry: Registry | None = None,
@@ -82,7 +83,7 @@ def to_event(
     Raises:
         EnvelopeError: not an object, no producer, or not valid against its schema.
     """
-    from cloudevents.core.v1.event import CloudEvent  # noqa: PLC0415 - optional extra
+    from cloudevents.core.v1.event import CloudEvent
 
     if not isinstance(doc, dict):
         raise EnvelopeError(f"only a JSON object can be enveloped, not {type(doc).__name__}")
@@ -101,10 +102,13 @@ def to_event(
         "datacontenttype": "application/json",
     }
     if time is not None:
-        attributes["time"] = time
+        attributes["time"] = _datetime(time)
     if subject is not None:
         attributes["subject"] = subject
-    return CloudEvent(attributes, dict(doc))
+    try:
+        return CloudEvent(attributes, dict(doc))
+    except Exception as exc:  # noqa: BLE001 - the SDK's validation errors share no base class
+        raise EnvelopeError(f"not a valid CloudEvent: {_reason(exc)}") from None
 
 
 def from_event(event: BaseCloudEvent, *, registry: Registry | None = None) -> dict[str, Any]:
@@ -115,12 +119,12 @@ def from_event(event: BaseCloudEvent, *, registry: Registry | None = None) -> di
             a document that does not validate.
     """
     data = event.get_data()
-    if isinstance(data, bytes | str):
+    if isinstance(data, bytes):
         try:
             data = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
             raise EnvelopeError(f"event data is not JSON: {exc.msg}") from None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict):  # a JSON string holding a document is a string, not that document
         raise EnvelopeError("event data is not a JSON object")
     schema_url = data.get("schemaURL")
     if event.get_dataschema() != schema_url:
@@ -136,8 +140,8 @@ def from_event(event: BaseCloudEvent, *, registry: Registry | None = None) -> di
 
 def to_structured(doc: Mapping[str, Any], **options: Any) -> Message:
     """The document as a structured-mode HTTP message (the whole event is the JSON body)."""
-    from cloudevents.core.bindings import http  # noqa: PLC0415
-    from cloudevents.core.formats.json import JSONFormat  # noqa: PLC0415
+    from cloudevents.core.bindings import http
+    from cloudevents.core.formats.json import JSONFormat
 
     message = http.to_structured(to_event(doc, **options), JSONFormat())
     return _lower(message.headers, message.body)
@@ -145,8 +149,8 @@ def to_structured(doc: Mapping[str, Any], **options: Any) -> Message:
 
 def to_binary(doc: Mapping[str, Any], **options: Any) -> Message:
     """The document as a binary-mode HTTP message (attributes in ``ce-`` headers, the document as body)."""
-    from cloudevents.core.bindings import http  # noqa: PLC0415
-    from cloudevents.core.formats.json import JSONFormat  # noqa: PLC0415
+    from cloudevents.core.bindings import http
+    from cloudevents.core.formats.json import JSONFormat
 
     message = http.to_binary(to_event(doc, **options), JSONFormat())
     return _lower(message.headers, message.body)
@@ -154,7 +158,7 @@ def to_binary(doc: Mapping[str, Any], **options: Any) -> Message:
 
 def to_batch(docs: Iterable[Mapping[str, Any]], **options: Any) -> Message:
     """Several documents as one batched-mode HTTP message (a JSON array of structured events)."""
-    from cloudevents.core.formats.json import JSONFormat  # noqa: PLC0415
+    from cloudevents.core.formats.json import JSONFormat
 
     fmt = JSONFormat()
     body = b"[" + b",".join(fmt.write(to_event(doc, **options)) for doc in docs) + b"]"
@@ -163,9 +167,10 @@ def to_batch(docs: Iterable[Mapping[str, Any]], **options: Any) -> Message:
 
 def from_http(headers: Mapping[str, str], body: bytes, *, registry: Registry | None = None) -> dict[str, Any]:
     """The document in a structured- or binary-mode HTTP message (the mode is detected)."""
-    from cloudevents.core.bindings import http  # noqa: PLC0415
-    from cloudevents.core.formats.json import JSONFormat  # noqa: PLC0415
+    from cloudevents.core.bindings import http
+    from cloudevents.core.formats.json import JSONFormat
 
+    _require_id(headers, body)
     try:
         event = http.from_http(http.HTTPMessage(dict(headers), body), JSONFormat())
     except Exception as exc:  # noqa: BLE001 - the SDK raises many types; all mean "not a CloudEvent"
@@ -175,7 +180,7 @@ def from_http(headers: Mapping[str, str], body: bytes, *, registry: Registry | N
 
 def from_batch(headers: Mapping[str, str], body: bytes, *, registry: Registry | None = None) -> list[dict[str, Any]]:
     """The documents in a batched-mode HTTP message, in order."""
-    from cloudevents.core.formats.json import JSONFormat  # noqa: PLC0415
+    from cloudevents.core.formats.json import JSONFormat
 
     content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
     if not content_type.startswith(BATCH_CONTENT_TYPE):
@@ -189,12 +194,39 @@ def from_batch(headers: Mapping[str, str], body: bytes, *, registry: Registry | 
     fmt = JSONFormat()
     docs = []
     for n, item in enumerate(items):
+        if not isinstance(item, dict) or "id" not in item or "specversion" not in item:
+            raise EnvelopeError(f"batch item {n} is not a CloudEvent: no id or specversion attribute")
         try:
             event = fmt.read(None, orjson.dumps(item))
         except Exception as exc:  # noqa: BLE001 - see from_http
             raise EnvelopeError(f"batch item {n} is not a CloudEvent: {_reason(exc)}") from None
         docs.append(from_event(event, registry=registry))
     return docs
+
+
+def _require_id(headers: Mapping[str, str], body: bytes) -> None:
+    """The SDK invents an id and specversion when they are missing; a received event must carry its own."""
+    names = {k.lower() for k in headers}
+    if any(n.startswith("ce-") for n in names):
+        present = {n.removeprefix("ce-") for n in names}
+    else:
+        try:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise EnvelopeError(f"not a CloudEvent: the body is not JSON ({exc.msg})") from None
+        present = set(parsed) if isinstance(parsed, dict) else set()
+    missing = [a for a in ("id", "specversion") if a not in present]
+    if missing:
+        raise EnvelopeError(f"not a CloudEvent: no {' or '.join(missing)} attribute")
+
+
+def _datetime(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise EnvelopeError(f"time {value!r} is not an RFC 3339 timestamp") from None
 
 
 def _lower(headers: Mapping[str, str], body: bytes) -> Message:

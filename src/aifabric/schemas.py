@@ -32,11 +32,13 @@ __all__ = ["BASE_URI", "Registry", "SchemaInfo", "kind_of", "schema_url"]
 BASE_URI: Final = "https://aifabric.dev/schemas/"
 """Every aifabric schema ``$id`` starts with this; the one place it is written."""
 
-_META_SCHEMAS: Final = frozenset({
-    "https://json-schema.org/draft/2020-12/schema",
-    "https://json-schema.org/draft/2019-09/schema",
-    "http://json-schema.org/draft-07/schema",
-})
+_META_SCHEMAS: Final = frozenset(
+    {
+        "https://json-schema.org/draft/2020-12/schema",
+        "https://json-schema.org/draft/2019-09/schema",
+        "http://json-schema.org/draft-07/schema",
+    }
+)
 """JSON Schema meta-schemas: built into the validator engine, so schemas themselves validate offline."""
 
 _ID = re.compile(re.escape(BASE_URI) + r"(?P<kind>[a-z][a-z0-9-]*)/(?P<version>\d+\.\d+\.\d+)\.json")
@@ -80,9 +82,7 @@ def _schema_root() -> Path:
 
 
 def _refuse(uri: str) -> NoReturn:
-    raise SchemaError(
-        f"refusing to fetch {uri}: aifabric resolves $ref offline only; add that schema to the registry"
-    )
+    raise SchemaError(f"refusing to fetch {uri}: aifabric resolves $ref offline only; add that schema to the registry")
 
 
 class Registry:
@@ -146,8 +146,7 @@ class Registry:
             known = [i.version for i in self if i.kind == match["kind"]]
             if known:
                 raise SchemaError(
-                    f"unsupported version {match['version']} of {match['kind']!r}: "
-                    f"this SDK knows {', '.join(known)}"
+                    f"unsupported version {match['version']} of {match['kind']!r}: this SDK knows {', '.join(known)}"
                 )
             raise SchemaError(f"unknown document kind {match['kind']!r} in schema URL {url}")
         raise SchemaError(f"unknown schema URL {url}: not in the registry (aifabric never fetches schemas)")

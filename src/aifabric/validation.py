@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -149,12 +150,14 @@ def load_documents(data: bytes, *, source: str = "<input>", fmt: str | None = No
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DocumentError(f"not UTF-8: invalid byte 0x{data[exc.start]:02x} at offset {exc.start}", source=source) from None
+        raise DocumentError(
+            f"not UTF-8: invalid byte 0x{data[exc.start]:02x} at offset {exc.start}", source=source
+        ) from None
     text = text.removeprefix("\ufeff")
     if fmt == "yaml":
         docs = _load_yaml(text, source)
     elif fmt == "jsonl":
-        docs = [_load_json(line, f"{source}:{n}") for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        docs = [_load_json(line, source, line=n) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     else:
         docs = [_load_json(text, source)]
     for doc in docs:
@@ -171,16 +174,19 @@ def _format_of(source: str) -> str:
     return "json"
 
 
-def _load_json(text: str, source: str) -> Any:
+def _load_json(text: str, source: str, *, line: int = 1) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         error = exc
+    if "depth" in error.msg or "recursion" in error.msg:
+        raise DocumentError(f"nested deeper than {MAX_DEPTH} levels", source=source, rule="maxDepth")
     try:  # orjson refuses escaped lone surrogates, which JSON's grammar allows; the stdlib keeps them
         return json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         pass
-    raise DocumentError(f"malformed JSON: {error.msg} at line {error.lineno} column {error.colno}", source=source)
+    where = f"line {error.lineno + line - 1} column {error.colno}"
+    raise DocumentError(f"malformed JSON: {error.msg} at {where}", source=source)
 
 
 def _no_constant(name: str) -> Any:
@@ -188,11 +194,10 @@ def _no_constant(name: str) -> Any:
 
 
 def _load_yaml(text: str, source: str) -> list[Any]:
-    import yaml  # noqa: PLC0415 - only YAML input pays for it
+    import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return [doc for doc in yaml.load_all(text, Loader=loader) if doc is not None]  # noqa: S506 - a safe loader
+    try:  # the pure-Python loader: libyaml's composer overflows the C stack on deep nesting
+        return [doc for doc in yaml.load_all(text, Loader=yaml.SafeLoader) if doc is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -216,9 +221,7 @@ def _check_shape(doc: Any, source: str) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 if not isinstance(key, str):
-                    raise DocumentError(
-                        f"object key {key!r} is not a string", source=source, rule="type"
-                    )
+                    raise DocumentError(f"object key {key!r} is not a string", source=source, rule="type")
                 stack.append((item, depth + 1))
         elif isinstance(value, list):
             stack.extend((item, depth + 1) for item in value)
@@ -234,7 +237,7 @@ def iter_documents(paths: list[str]) -> Iterator[tuple[str, list[Any] | Document
     Folders yield their ``.json``, ``.jsonl``, ``.ndjson``, ``.yaml`` and ``.yml`` files in sorted order; an
     unreadable file yields its error and the walk goes on.
     """
-    import sys  # noqa: PLC0415
+    import sys
 
     for name in paths:
         if name == "-":
@@ -249,7 +252,7 @@ def iter_documents(paths: list[str]) -> Iterator[tuple[str, list[Any] | Document
         if stat.S_ISDIR(mode):
             yield from _walk(path)
         else:
-            yield _read(lambda p=path: _read_capped(p), name)  # type: ignore[misc]
+            yield _read(partial(_read_capped, path), name)
 
 
 def _walk(folder: Path) -> Iterator[tuple[str, list[Any] | DocumentError]]:
@@ -261,10 +264,18 @@ def _walk(folder: Path) -> Iterator[tuple[str, list[Any] | DocumentError]]:
 
     for root, dirs, files in os.walk(folder, onerror=onerror):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(root, f) for f in files if f.lower().endswith(_DOC_SUFFIXES))
-    yield from errors
+        for name in files:
+            path = Path(root, name)
+            if not name.lower().endswith(_DOC_SUFFIXES):
+                continue
+            if path.is_file():
+                found.append(path)
+            else:  # a pipe, socket or device would block or never end; a dangling link cannot be read
+                reason = "cannot read: a dangling symbolic link" if path.is_symlink() else "not a regular file"
+                errors.append((str(path), DocumentError(reason, source=str(path), rule="read")))
+    yield from sorted(errors, key=lambda e: e[0])
     for path in sorted(found):
-        yield _read(lambda p=path: _read_capped(p), str(path))  # type: ignore[misc]
+        yield _read(partial(_read_capped, path), str(path))
 
 
 def _read_capped(path: Path) -> bytes:
@@ -272,7 +283,7 @@ def _read_capped(path: Path) -> bytes:
         return handle.read(MAX_BYTES + 1)
 
 
-def _read(reader: Any, source: str) -> tuple[str, list[Any] | DocumentError]:
+def _read(reader: Callable[[], bytes], source: str) -> tuple[str, list[Any] | DocumentError]:
     try:
         return source, load_documents(reader(), source=source)
     except DocumentError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -46,13 +46,13 @@ def _root(
 
 
 def _console(*, stderr: bool = False) -> Any:
-    from rich.console import Console  # noqa: PLC0415
+    from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def _dump(value: Any) -> None:
-    import orjson  # noqa: PLC0415
+    import orjson
 
     sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2) + b"\n")
     sys.stdout.flush()
@@ -67,35 +67,37 @@ def validate(
     as_json: JsonFlag = False,
 ) -> None:
     """Validate documents against the schemas they name. Exit 0 if all are valid, 1 if not."""
-    from rich.markup import escape  # noqa: PLC0415
-
-    from aifabric.validation import iter_documents, problems  # noqa: PLC0415
+    from aifabric.validation import iter_documents, problems
 
     records: list[dict[str, Any]] = []
     for source, docs in iter_documents(paths):
         if isinstance(docs, Exception):
-            records.append({"source": source, "valid": False, "problems": [_problem(docs.pointer, docs.rule, docs.reason)]})
+            problem = _problem(docs.pointer, docs.rule, docs.reason)
+            records.append({"source": source, "valid": False, "schemaURL": None, "problems": [problem]})
             continue
         for n, doc in enumerate(docs):
             label = source if len(docs) == 1 else f"{source}#{n}"
             found = problems(doc, schema_url=schema, source=label)
             url = schema or (doc.get("schemaURL", doc.get("$schema")) if isinstance(doc, dict) else None)
-            records.append({
-                "source": label,
-                "valid": not found,
-                "schemaURL": url if isinstance(url, str) else None,
-                "problems": [_problem(p.pointer, p.rule, p.message) for p in found],
-            })
+            records.append(
+                {
+                    "source": label,
+                    "valid": not found,
+                    "schemaURL": url if isinstance(url, str) else None,
+                    "problems": [_problem(p.pointer, p.rule, p.message) for p in found],
+                }
+            )
+    records = _printable(records)
     if as_json:
         _dump(records)
     else:
         out = _console()
         for rec in records:
             if rec["valid"]:
-                out.print(f"[green]valid[/]   {escape(rec['source'])}")
+                out.print(f"[green]valid[/]   {_text(rec['source'])}")
             for prob in rec["problems"]:
-                where = prob["pointer"] or "/"
-                out.print(f"[red]invalid[/] {escape(rec['source'])}: {escape(where)}: {prob['rule']}: {escape(prob['message'])}")
+                where = f"{rec['source']}: {prob['pointer'] or '/'}: {prob['rule']}: {prob['message']}"
+                out.print(f"[red]invalid[/] {_text(where)}")
         bad = sum(not r["valid"] for r in records)
         _console(stderr=True).print(f"{len(records)} documents, {len(records) - bad} valid, {bad} invalid")
     if not records:
@@ -107,20 +109,32 @@ def _problem(pointer: str, rule: str, message: str) -> dict[str, str]:
     return {"pointer": pointer, "rule": rule, "message": message}
 
 
+def _printable(value: Any) -> Any:
+    """The value with text that cannot be written as UTF-8 (lone surrogates, undecodable file names) escaped."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    return value
+
+
 @schemas_app.command("list")
 def schemas_list(as_json: JsonFlag = False) -> None:
     """List every packaged schema: kind, version and $id."""
-    from aifabric.schemas import Registry  # noqa: PLC0415
+    from aifabric.schemas import Registry
 
     infos = list(Registry.default())
     if as_json:
         _dump([{"kind": i.kind, "version": i.version, "id": i.id, "title": i.title} for i in infos])
         return
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
-    table = Table("kind", "version", "$id", "title")
+    table = Table("kind", "version")
+    table.add_column("$id", overflow="fold")
     for i in infos:
-        table.add_row(i.kind, i.version, i.id, i.title)
+        table.add_row(i.kind, i.version, i.id)
     _console().print(table)
 
 
@@ -137,9 +151,9 @@ def schemas_export(
     folder: Annotated[Path, typer.Argument(help="Where to write <kind>/<version>.json files.")],
 ) -> None:
     """Write every packaged schema to a folder, laid out as <kind>/<version>.json."""
-    import orjson  # noqa: PLC0415
+    import orjson
 
-    from aifabric.schemas import Registry  # noqa: PLC0415
+    from aifabric.schemas import Registry
 
     count = 0
     for info in Registry.default():
@@ -150,14 +164,14 @@ def schemas_export(
         except OSError as exc:
             _fail(f"{target}: cannot write: {exc.strerror}", EXIT_INVALID)
         count += 1
-    _console(stderr=True).print(f"wrote {count} schemas to {folder}")
+    _console(stderr=True).print(f"wrote {count} schemas to {_text(folder)}")
 
 
 @schemas_app.command("check")
 def schemas_check(as_json: JsonFlag = False) -> None:
     """Validate every `examples` entry of every packaged schema (and of its $defs) against that schema."""
-    from aifabric.schemas import Registry  # noqa: PLC0415
-    from aifabric.validation import problems  # noqa: PLC0415
+    from aifabric.schemas import Registry
+    from aifabric.validation import problems
 
     rows: list[dict[str, Any]] = []
     for info in Registry.default():
@@ -165,8 +179,14 @@ def schemas_check(as_json: JsonFlag = False) -> None:
         for fragment, sub in targets:
             for n, example in enumerate(sub.get("examples", []) if isinstance(sub, dict) else []):
                 found = problems(example, schema_url=info.id + fragment)
-                rows.append({"schema": info.id + fragment, "example": n, "valid": not found,
-                             "problems": [str(p) for p in found]})
+                rows.append(
+                    {
+                        "schema": info.id + fragment,
+                        "example": n,
+                        "valid": not found,
+                        "problems": [str(p) for p in found],
+                    }
+                )
     if as_json:
         _dump(rows)
     else:
@@ -180,27 +200,32 @@ def schemas_check(as_json: JsonFlag = False) -> None:
 
 
 def _lookup(name: str) -> Any:
-    from aifabric.schemas import BASE_URI, Registry  # noqa: PLC0415
+    from aifabric._errors import SchemaError
+    from aifabric.schemas import BASE_URI, Registry
 
     registry = Registry.default()
-    if "://" in name:
-        return registry.info(name)
     kind, _, version = name.partition("@")
-    return registry.info(f"{BASE_URI}{kind}/{version}.json") if version else registry.latest(kind)
+    try:
+        if "://" in name:
+            return registry.info(name)
+        return registry.info(f"{BASE_URI}{kind}/{version}.json") if version else registry.latest(kind)
+    except SchemaError as exc:
+        _fail(str(exc), EXIT_USAGE)
 
 
 @conformance_app.command("vectors")
 def conformance_vectors(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Vector files or folders (default: the vectors shipped with aifabric).")
+        list[Path] | None,
+        typer.Argument(help="Vector files or folders (default: the vectors shipped with aifabric)."),
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Write the conformance report (JSON) here.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run conformance vectors against this SDK and summarise by requirement. Exit 1 if any case fails."""
-    import orjson  # noqa: PLC0415
+    import orjson
 
-    from aifabric.conformance import run_vectors  # noqa: PLC0415
+    from aifabric.conformance import run_vectors
 
     for path in paths or []:
         if not path.exists():
@@ -221,22 +246,24 @@ def conformance_vectors(
 
 
 def _print_report(doc: dict[str, Any], path: Path | None) -> None:
-    from collections import defaultdict  # noqa: PLC0415
+    from collections import defaultdict
 
-    from rich.markup import escape  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    from rich.table import Table
 
     by_area: dict[str, dict[str, int]] = defaultdict(lambda: {"passed": 0, "failed": 0, "skipped": 0, "error": 0})
     for res in doc["results"]:
         by_area[res["id"].split("/", 1)[0]][res["outcome"]] += 1
     table = Table("area", "cases", "passed", "failed", "skipped", "errors", title="conformance vectors")
     for area, c in sorted(by_area.items()):
-        table.add_row(area, str(sum(c.values())), str(c["passed"]), str(c["failed"]), str(c["skipped"]), str(c["error"]))
+        table.add_row(
+            area, str(sum(c.values())), str(c["passed"]), str(c["failed"]), str(c["skipped"]), str(c["error"])
+        )
     out = _console()
     out.print(table)
     for res in doc["results"]:
         if res["outcome"] in ("failed", "error"):
-            out.print(f"[red]{res['outcome']}[/] {escape(res['id'])} {res['requirements']}: {escape(res.get('message', ''))}")
+            detail = f"{res['id']} {' '.join(res['requirements'])}: {res.get('message', '')}"
+            out.print(f"[red]{res['outcome']}[/] {_text(detail)}")
     s = doc["summary"]
     verdicts = list(s["requirements"].values())
     out.print(
@@ -244,22 +271,29 @@ def _print_report(doc: dict[str, Any], path: Path | None) -> None:
         f"{verdicts.count('passed')}/{len(verdicts)} requirements passed"
     )
     if path is not None:
-        out.print(f"report written to {path}")
+        out.print(f"report written to {_text(path)}")
 
 
-def _fail(message: str, code: int) -> None:
-    _console(stderr=True).print(f"[red]error:[/] {message}", markup=True)
+def _text(value: object) -> str:
+    """Any value as literal console text: markup escaped, unencodable characters escaped."""
+    from rich.markup import escape
+
+    return escape(_printable(str(value)))
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    _console(stderr=True).print(f"[red]error:[/] {_text(message)}")
     raise typer.Exit(code)
 
 
 def main() -> None:
     """Run the CLI: documented errors become one line and a non-zero exit, never a traceback."""
-    from aifabric._errors import AifabricError  # noqa: PLC0415
+    from aifabric._errors import AifabricError
 
     try:
         app()
     except AifabricError as exc:
-        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"error: {_printable(str(exc))}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -7,7 +7,6 @@ import platform
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 import pydantic
 
@@ -104,9 +103,7 @@ def _run_file(path: Path, name: str) -> list[Result]:
         vector = load_vector_file(path)
     except VectorFileError as exc:
         return [Result(id=name, requirements=["CORE-040"], outcome="error", message=exc.reason)]
-    return [
-        _run_case(vector, case, f"{name}#{n}") for n, case in enumerate(vector.cases)
-    ]
+    return [_run_case(vector, case, f"{name}#{n}") for n, case in enumerate(vector.cases)]
 
 
 def _run_case(vector: ConformanceVectorFile, case: VectorCase, case_id: str) -> Result:
@@ -149,7 +146,7 @@ def _canonicalize(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool
 
 
 def _envelope(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
-    from aifabric import envelope  # noqa: PLC0415 - needs the cloudevents extra
+    from aifabric import envelope
 
     try:
         for message in (envelope.to_structured(case.data), envelope.to_binary(case.data)):

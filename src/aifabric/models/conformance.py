@@ -10,7 +10,7 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
@@ -28,8 +28,8 @@ __all__ = [
 ]
 
 Outcome = Literal["passed", "failed", "skipped", "error"]
-_REPORT = "https://aifabric.dev/schemas/conformance-report/1.0.0.json"
-_VECTOR = "https://aifabric.dev/schemas/conformance-vector/1.0.0.json"
+_REPORT: Final = "https://aifabric.dev/schemas/conformance-report/1.0.0.json"
+_VECTOR: Final = "https://aifabric.dev/schemas/conformance-vector/1.0.0.json"
 
 
 class VectorCase(_Model):

@@ -1,0 +1,116 @@
+"""The vector runner: shipped vectors pass, wrong verdicts fail, broken files are errors, reports conform."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aifabric import validate
+from aifabric.conformance import VectorFileError, default_vectors_dir, load_vector_file, run_vectors
+from aifabric.models import Result
+
+VECTOR = "https://aifabric.dev/schemas/conformance-vector/1.0.0.json"
+COMMON = "https://aifabric.dev/schemas/common/1.0.0.json"
+
+
+def _write(path: Path, doc: Any) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _vector(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "schemaURL": VECTOR,
+        "description": "timestamps",
+        "spec": ["CORE-020"],
+        "operation": "validate",
+        "schema": f"{COMMON}#/$defs/timestamp",
+        "cases": [
+            {"description": "utc", "data": "2026-11-23T08:00:00Z", "valid": True},
+            {"description": "no offset", "data": "2026-11-23T08:00:00", "valid": False},
+        ],
+    }
+    doc.update(changes)
+    return doc
+
+
+def test_shipped_vectors_pass_and_the_report_conforms() -> None:
+    """[CORE-040] [CORE-050] Every shipped vector passes against this SDK; the report is a valid document."""
+    seen: list[Result] = []
+    report = run_vectors(on_result=seen.append)
+    doc = report.to_json()
+    validate(doc)
+    failures = [r for r in report.results if r.outcome != "passed"]
+    assert failures == []
+    assert report.summary.total == len(seen) >= 50
+    assert all(v == "passed" for v in report.summary.requirements.values())
+
+
+def test_each_area_has_at_least_as_many_invalid_cases_as_valid() -> None:
+    """[CORE-041] Every area of the suite tests rejection at least as much as acceptance."""
+    areas: dict[str, list[int]] = {}
+    for path in default_vectors_dir().rglob("*.json"):
+        vector = load_vector_file(path)
+        counts = areas.setdefault(path.parent.name, [0, 0])
+        for case in vector.cases:
+            counts[case.valid] += 1
+    assert areas, "no vectors shipped"
+    for area, (invalid, valid) in areas.items():
+        assert invalid >= valid > 0, f"{area}: {invalid} invalid vs {valid} valid cases"
+
+
+def test_a_wrong_verdict_fails_the_run(tmp_path: Path) -> None:
+    bad = _vector(cases=[{"description": "lies", "data": "2026-11-23T08:00:00", "valid": True}])
+    report = run_vectors([_write(tmp_path / "v.json", bad)])
+    assert report.summary.outcome == "failed"
+    assert report.summary.requirements == {"CORE-020": "failed"}
+    assert report.results[0].message is not None and "expected accept" in report.results[0].message
+    validate(report.to_json())
+
+
+def test_a_broken_vector_file_is_an_error_result_and_the_run_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("{not json")
+    _write(tmp_path / "b.json", _vector(operation="validate", schema=None))
+    _write(tmp_path / "c.json", _vector())
+    report = run_vectors([tmp_path])
+    outcomes = [(r.id, r.outcome) for r in report.results]
+    assert outcomes[:2] == [("a.json", "error"), ("b.json", "error")]
+    assert [o for _, o in outcomes[2:]] == ["passed", "passed"]
+    assert report.summary.errors == 2 and report.summary.outcome == "failed"
+
+
+def test_load_vector_file_errors_name_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path / "v.json", _vector(spec=[]))
+    with pytest.raises(VectorFileError) as caught:
+        load_vector_file(path)
+    assert caught.value.source == str(path)
+    assert "/spec" in str(caught.value)
+
+
+def test_canonicalize_and_envelope_operations(tmp_path: Path) -> None:
+    canon = {
+        "schemaURL": VECTOR,
+        "description": "c",
+        "spec": ["CORE-060"],
+        "operation": "canonicalize",
+        "cases": [
+            {"description": "sorted", "data": {"b": 1.0, "a": 2}, "valid": True, "expected": '{"a":2,"b":1}'},
+            {"description": "wrong expectation", "data": [1.5], "valid": True, "expected": "[1.50]"},
+            {"description": "unsafe integer", "data": 2**53, "valid": False},
+        ],
+    }
+    envelope = {
+        "schemaURL": VECTOR,
+        "description": "e",
+        "spec": ["CORE-070"],
+        "operation": "envelope",
+        "cases": [
+            {"description": "a report", "data": run_vectors([]).to_json(), "valid": True},
+            {"description": "not a document", "data": [1], "valid": False},
+        ],
+    }
+    report = run_vectors([_write(tmp_path / "c.json", canon), _write(tmp_path / "e.json", envelope)])
+    assert [r.outcome for r in report.results] == ["passed", "failed", "passed", "passed", "passed"]
