@@ -117,7 +117,7 @@ def test_nan_hidden_in_a_document_is_found() -> None:
 
 
 def test_digest_is_sha256_over_canonical_bytes() -> None:
-    """[CORE-062] The document digest is sha256 over the canonical bytes, as a digest set."""
+    """[CORE-062] [CORE-028] The document digest is sha256 (the default) over the canonical bytes, as a digest set."""
     doc = {"b": [1.0, 2], "a": "x"}
     assert digest(doc) == {"sha256": hashlib.sha256(b'{"a":"x","b":[1,2]}').hexdigest()}
     assert digest(doc, "sha512") == {"sha512": hashlib.sha512(b'{"a":"x","b":[1,2]}').hexdigest()}

@@ -335,6 +335,7 @@ def test_validate_yaml_alias_bomb_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("suffix", [".json", ".jsonl"])
 def test_validate_deeply_nested_json_is_refused(tmp_path: Path, suffix: str) -> None:
+    """[CORE-084] [CORE-085] Input over the depth cap is an error naming the cap, not a crash."""
     path = write(tmp_path / f"deep{suffix}", "[" * 100_000 + "]" * 100_000)
     result = script("validate", path)
     assert result.returncode == 1, result.stderr
@@ -446,6 +447,7 @@ def test_validate_goes_on_after_a_dangling_symlink(tmp_path: Path) -> None:
 
 
 def test_validate_goes_on_after_a_bad_file_in_a_folder(tmp_path: Path) -> None:
+    """[CORE-086] One bad document is reported and validation goes on."""
     first = write(tmp_path / "a.json", report())
     broken = write(tmp_path / "b.json", "{")
     binary = write(tmp_path / "c.yaml", b"\x00\xff\xfe")
@@ -514,6 +516,7 @@ def test_validate_json_output_for_a_file_name_that_is_not_utf8(tmp_path: Path) -
 
 
 def test_validate_exit_codes_and_no_traceback_from_the_real_script(tmp_path: Path) -> None:
+    """[CORE-087] Exit 0, 1 or 2, one line per problem, never a stack trace."""
     good = write(tmp_path / "good.json", report())
     bad = write(tmp_path / "bad.json", invalid_report())
     ok = script("validate", good)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from aifabric import validate
+from aifabric import SPEC_VERSION, __version__, validate
 from aifabric.conformance import VectorFileError, default_vectors_dir, load_vector_file, run_vectors
 from aifabric.models import Result
 
@@ -114,3 +115,45 @@ def test_canonicalize_and_envelope_operations(tmp_path: Path) -> None:
     }
     report = run_vectors([_write(tmp_path / "c.json", canon), _write(tmp_path / "e.json", envelope)])
     assert [r.outcome for r in report.results] == ["passed", "failed", "passed", "passed", "passed"]
+
+
+def test_report_identifies_what_ran_and_how(tmp_path: Path) -> None:
+    """[CORE-006] [CORE-051] [CORE-056] Producer names its version; ids and requirements follow the spec."""
+    area = tmp_path / "common"
+    area.mkdir()
+    vector = _vector(
+        cases=[{"description": "utc", "data": "2026-11-23T08:00:00Z", "valid": True, "spec": ["CORE-023"]}]
+    )
+    _write(area / "timestamp.json", vector)
+    report = run_vectors([tmp_path])
+    assert __version__ in report.producer
+    assert report.spec_version == SPEC_VERSION
+    assert [(r.id, r.requirements) for r in report.results] == [("common/timestamp.json#0", ["CORE-020", "CORE-023"])]
+
+
+def test_failed_results_carry_evidence(tmp_path: Path) -> None:
+    """[CORE-053] A failed case says what was expected and what was observed."""
+    bad = _vector(cases=[{"description": "lies", "data": "not a time", "valid": True}])
+    (result,) = run_vectors([_write(tmp_path / "v.json", bad)]).results
+    assert result.outcome == "failed"
+    assert result.evidence is not None
+    assert result.evidence["expected"] == "accept"
+    assert result.evidence["observed"].startswith("rejected")
+
+
+def test_a_case_that_cannot_run_is_skipped_with_its_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """[CORE-057] Without the cloudevents extra, envelope cases are skipped, each saying why."""
+    monkeypatch.setitem(sys.modules, "cloudevents", None)
+    envelope = {
+        "schemaURL": VECTOR,
+        "description": "e",
+        "spec": ["CORE-070"],
+        "operation": "envelope",
+        "cases": [{"description": "a report", "data": {"schemaURL": "x"}, "valid": True}],
+    }
+    report = run_vectors([_write(tmp_path / "e.json", envelope)])
+    (result,) = report.results
+    assert result.outcome == "skipped"
+    assert result.message is not None and "aifabric[cloudevents]" in result.message
+    assert report.summary.requirements == {"CORE-070": "skipped"}
+    assert report.summary.outcome == "passed"

@@ -314,6 +314,7 @@ def test_unknown_kind_is_refused() -> None:
 
 
 def test_invalid_document_is_refused() -> None:
+    """[CORE-078] [CORE-079] A carried document is validated; an invalid one is refused."""
     doc = report()
     doc["createdAt"] = "yesterday"
     with pytest.raises(EnvelopeError, match="createdAt"):
@@ -330,6 +331,7 @@ def test_valid_document_without_producer_is_refused() -> None:
 
 
 def test_dataschema_that_differs_from_the_document_is_refused() -> None:
+    """[CORE-076] A consumer refuses a dataschema that is not the document's schemaURL."""
     doc = report()
     message = sdk_structured(doc, dataschema=schema_url("common"))
     with pytest.raises(EnvelopeError, match="dataschema"):
@@ -358,6 +360,7 @@ def test_missing_dataschema_is_refused() -> None:
     ],
 )
 def test_type_naming_another_kind_or_major_is_refused(event_type: str) -> None:
+    """[CORE-077] A consumer refuses a type naming another kind or major."""
     doc = report()
     for message in (sdk_structured(doc, type=event_type), sdk_binary(doc, type=event_type)):
         with pytest.raises(EnvelopeError, match="type"):

@@ -76,6 +76,7 @@ REQS = st.lists(st.from_regex(r"[A-Z]{2,4}-[0-9]{3}", fullmatch=True), min_size=
 
 @given(st.lists(st.builds(Result, id=st.just("a#0"), requirements=REQS, outcome=OUTCOMES), max_size=8))
 def test_models_built_from_python_validate(results: list[Result]) -> None:
+    """[CORE-054] [CORE-055] Counts add up; a requirement fails exactly when one of its results fails or errs."""
     report = ConformanceReport(
         producer="https://example.com/x",
         reportId=uuid7(),
@@ -114,8 +115,11 @@ def test_model_rejects_what_the_schema_rejects() -> None:
 
 
 def test_uuid7_and_utc_now() -> None:
+    """[CORE-021] [CORE-023] The SDK mints UUIDv7 ids and UTC timestamps ending in Z."""
     ids = [uuid7() for _ in range(100)]
     for value in ids:
         validate(value, schema_url=f"{COMMON}#/$defs/uuidv7")
     assert len(set(ids)) == 100
-    validate(utc_now(), schema_url=f"{COMMON}#/$defs/timestamp")
+    now = utc_now()
+    assert now.endswith("Z")
+    validate(now, schema_url=f"{COMMON}#/$defs/timestamp")

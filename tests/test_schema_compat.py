@@ -292,6 +292,7 @@ BREAKING: list[tuple[str, tuple[tuple[str, Any], ...], str, str]] = [
     [pytest.param(edits, pointer, reason, id=name) for name, edits, pointer, reason in BREAKING],
 )
 def test_breaking_change_is_reported(edits: tuple[tuple[str, Any], ...], pointer: str, reason: str) -> None:
+    """[CORE-017] [CORE-032] A minor version may only add; anything else needs a new major."""
     changes = sc.compare_schemas(BASE, edited(BASE, *edits))
     assert [change.pointer for change in changes] == [pointer], changes
     assert reason in changes[0].reason
@@ -535,6 +536,7 @@ def test_locked_file_unchanged_passes(tree: Path, capsys: pytest.CaptureFixture[
 
 
 def test_locked_file_edited_fails(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """[CORE-016] A published schema never changes."""
     locked = (tree / "schemas" / "published.lock").read_text().split()[0]
     path = tree / "schemas" / "thing" / "1.0.0.json"
     path.write_bytes(path.read_bytes().replace(b'"title": "thing"', b'"title": "Thing"'))
@@ -824,3 +826,18 @@ def test_self_identifying_schema_url_moves_with_the_version() -> None:
     assert sc.compare_schemas(old, new) == []
     other = {**new, "properties": {"schemaURL": {"const": "https://aifabric.dev/schemas/y/1.1.0.json"}}}
     assert sc.compare_schemas(old, other) != []
+
+
+def test_a_patch_version_may_not_widen() -> None:
+    """[CORE-031] A patch version accepts exactly what its predecessor accepted."""
+    base = {"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", "additionalProperties": False}
+    files = {
+        "common/1.0.0.json": json.dumps({**base, "$id": "https://aifabric.dev/schemas/common/1.0.0.json"}).encode(),
+        "common/1.0.1.json": json.dumps(
+            {**base, "$id": "https://aifabric.dev/schemas/common/1.0.1.json", "additionalProperties": True}
+        ).encode(),
+    }
+    problems = sc.check_tree(files, {})
+    assert [p.rule for p in problems] == ["patch-unchanged"]
+    files["common/1.1.0.json"] = files.pop("common/1.0.1.json").replace(b"1.0.1", b"1.1.0")
+    assert sc.check_tree(files, {}) == []

@@ -22,7 +22,7 @@ def test_the_packaged_kinds() -> None:
 
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_schema_is_2020_12_with_an_id_matching_its_path(path: Path) -> None:
-    """[CORE-012] Draft 2020-12, a versioned $id under the one base URI, matching the file's place."""
+    """[CORE-012] [CORE-013] [CORE-014] Draft 2020-12, a versioned $id under the base URI, matching its path."""
     schema: dict[str, Any] = json.loads(path.read_bytes())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["$id"] == f"{BASE_URI}{path.parent.name}/{path.stem}.json"
@@ -32,6 +32,7 @@ def test_every_schema_is_2020_12_with_an_id_matching_its_path(path: Path) -> Non
 
 @pytest.mark.parametrize("path", SCHEMA_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_schema_example_validates(path: Path) -> None:
+    """[CORE-018] Every schema and definition carries examples, and each is valid."""
     schema = json.loads(path.read_bytes())
     targets = [("", schema), *((f"#/$defs/{k}", v) for k, v in schema.get("$defs", {}).items())]
     checked = 0

@@ -176,8 +176,7 @@ def _spec_pages(root: Path, schemas: dict[str, str]) -> tuple[dict[str, str], li
     """The generated spec pages (path -> text) and the chapters in nav order."""
     sources = sorted((root / "spec").glob("*.md"), key=_chapter_order)
     chapters = [
-        Chapter(p.name, _target_name(p.name), _title_of(p.read_text(encoding="utf-8"), p.stem))
-        for p in sources
+        Chapter(p.name, _target_name(p.name), _title_of(p.read_text(encoding="utf-8"), p.stem)) for p in sources
     ]
     links = _Links({c.source: c.target for c in chapters}, schemas)
     pages: dict[str, str] = {}
@@ -245,9 +244,7 @@ def _schema_files(root: Path) -> list[SchemaFile]:
         if not isinstance(schema, dict):
             raise SystemExit(f"{path}: a schema must be a JSON object")
         kind, version = path.parent.name, path.stem
-        found.append(
-            SchemaFile(f"schemas/{kind}/{version}.json", kind, version, f"{kind}-{version}.md", schema, raw)
-        )
+        found.append(SchemaFile(f"schemas/{kind}/{version}.json", kind, version, f"{kind}-{version}.md", schema, raw))
     return sorted(found, key=lambda s: (s.kind, _version_key(s.version)))
 
 
@@ -313,11 +310,7 @@ class _Renderer:
         """One entry of a ``type`` keyword, with what its sibling keywords say about it."""
         if name == "array" and "items" in node:
             return f"array of {_grouped(self.type_of(node['items']))}"
-        if (
-            name == "object"
-            and not node.get("properties")
-            and isinstance(node.get("additionalProperties"), dict)
-        ):
+        if name == "object" and not node.get("properties") and isinstance(node.get("additionalProperties"), dict):
             return f"map of {_grouped(self.type_of(node['additionalProperties']))}"
         if name == "string" and "format" in node:
             return f"string ({node['format']})"
@@ -598,9 +591,7 @@ def _with_nav(text: str, name: str, entries: list[str]) -> str:
     begin = [n for n, line in enumerate(lines) if line.strip().startswith(f"# BEGIN generated {name} nav")]
     end = [n for n, line in enumerate(lines) if line.strip().startswith(f"# END generated {name} nav")]
     if len(begin) != 1 or len(end) != 1 or end[0] < begin[0]:
-        raise SystemExit(
-            f"{MKDOCS_YML}: needs one '# BEGIN generated {name} nav' line, then one '# END' line"
-        )
+        raise SystemExit(f"{MKDOCS_YML}: needs one '# BEGIN generated {name} nav' line, then one '# END' line")
     indent = lines[begin[0]][: len(lines[begin[0]]) - len(lines[begin[0]].lstrip())]
     lines[begin[0] + 1 : end[0]] = [indent + entry for entry in entries]
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ Each problem is one line, ``schemas/<kind>/<X.Y.Z>.json#<pointer>: <rule>: <mess
 - ``dialect``: every schema declares ``"$schema": "https://json-schema.org/draft/2020-12/schema"``.
 - ``id``: every schema's ``$id`` is ``https://aifabric.dev/schemas/<kind>/<X.Y.Z>.json`` for its path.
 - ``additive-only``: every version accepts at least what the previous version of its kind and major accepted.
+- ``patch-unchanged``: a patch version (same major and minor) accepts exactly what its predecessor accepted.
 
 A schema file not in the lock is a draft: it may change freely but is still compared with its predecessor.
 ``--publish`` checks everything and, when all is well, adds every draft to the lock; it never rewrites a line.
@@ -660,6 +661,11 @@ def check_tree(files: Mapping[str, bytes], lock: Mapping[str, str]) -> list[Prob
                 )
                 for change in compare_schemas(old, new)
             )
+            if old_version[:2] == new_version[:2]:  # a patch release: it may not accept more either
+                problems.extend(
+                    Problem(where, "patch-unchanged", f"a patch release widens: {change.reason}", change.pointer)
+                    for change in compare_schemas(new, old)
+                )
     return sorted(problems, key=lambda problem: _path_key(problem.path))
 
 

@@ -7,14 +7,16 @@ import platform
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pydantic
 
 from aifabric import __version__
 from aifabric._errors import AifabricError, CanonicalizationError, DocumentError, EnvelopeError
 from aifabric._ids import utc_now, uuid7
 from aifabric._version import SPEC_VERSION
-from aifabric.canonical import canonicalize
+from aifabric.canonical import canonicalize, digest
 from aifabric.models.conformance import (
     ConformanceReport,
     ConformanceVectorFile,
@@ -31,6 +33,10 @@ __all__ = ["VectorFileError", "default_vectors_dir", "load_vector_file", "run_ve
 
 PRODUCER = f"https://github.com/aifabric/aifabric/tree/v{__version__}"
 SUITE_NAME = "aifabric-vectors"
+
+
+class _Skip(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by an operation that cannot run here; the case is reported as skipped with the reason."""
 
 
 class VectorFileError(DocumentError):
@@ -114,6 +120,8 @@ def _run_case(vector: ConformanceVectorFile, case: VectorCase, case_id: str) -> 
         passed = accepted == case.valid
         outcome = "passed" if passed else "failed"
         message = None if passed else f"expected {'accept' if case.valid else 'reject'}, got {observed}"
+    except _Skip as skip:
+        outcome, message, observed = "skipped", str(skip), "not run"
     except Exception as exc:  # noqa: BLE001 - a crash in the implementation is an error result, not ours
         outcome, message, observed = "error", f"{type(exc).__name__}: {exc}", "crash"
     return Result(
@@ -149,15 +157,48 @@ def _envelope(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, st
     from aifabric import envelope
 
     try:
-        for message in (envelope.to_structured(case.data), envelope.to_binary(case.data)):
-            if envelope.from_http(message.headers, message.body) != case.data:
+        import cloudevents  # noqa: F401
+    except ImportError:
+        raise _Skip(
+            "the CloudEvents binding needs the cloudevents package: pip install 'aifabric[cloudevents]'"
+        ) from None
+
+    doc = case.data
+    try:
+        structured, binary = envelope.to_structured(doc), envelope.to_binary(doc)
+        batch = envelope.to_batch([doc, doc])
+        attributes = [
+            orjson.loads(structured.body),
+            {k.removeprefix("ce-"): v for k, v in binary.headers.items() if k.startswith("ce-")}
+            | {"datacontenttype": binary.headers.get("content-type")},
+            *orjson.loads(batch.body),
+        ]
+        for attrs in attributes:
+            wrong = _wrong_attributes(attrs, doc)
+            if wrong:
+                return False, f"attribute {wrong} does not follow the binding"
+        for message in (structured, binary):
+            if envelope.from_http(message.headers, message.body) != doc:
                 return False, "the document changed on its way through a CloudEvent"
-        batch = envelope.to_batch([case.data, case.data])
-        if envelope.from_batch(batch.headers, batch.body) != [case.data, case.data]:
+        if envelope.from_batch(batch.headers, batch.body) != [doc, doc]:
             return False, "the document changed on its way through a batch"
     except EnvelopeError as exc:
         return False, f"rejected: {exc}"
-    return True, "round-tripped in structured, binary and batch mode"
+    return True, "round-tripped in structured, binary and batch mode with the binding's attributes"
+
+
+def _wrong_attributes(attrs: dict[str, Any], doc: dict[str, Any]) -> str | None:
+    """The first attribute that breaks CORE-070 to CORE-074, or None."""
+    from aifabric.envelope import event_type
+
+    expected = {
+        "type": event_type(doc["schemaURL"]),
+        "dataschema": doc["schemaURL"],
+        "source": doc["producer"],
+        "id": "sha256:" + digest(doc)["sha256"],
+        "datacontenttype": "application/json",
+    }
+    return next((name for name, value in expected.items() if attrs.get(name) != value), None)
 
 
 _OPERATIONS: dict[str, Callable[[ConformanceVectorFile, VectorCase], tuple[bool, str]]] = {
