@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,19 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 settings.register_profile("default", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("default")
+
+
+@cache
+def _report() -> dict[str, Any]:
+    from aifabric.conformance import run_vectors
+
+    doc: dict[str, Any] = run_vectors([]).to_json()
+    return doc
+
+
+def report() -> dict[str, Any]:
+    """A fresh copy of a valid conformance-report document (schemaURL, producer and all)."""
+    return copy.deepcopy(_report())
 
 
 def shared(*parts: str) -> Path:

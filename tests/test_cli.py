@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,7 @@ from typer.testing import CliRunner, Result
 import aifabric
 from aifabric import Registry, schema_url
 from aifabric._cli import app
-from aifabric.conformance import run_vectors
+from tests.conftest import report, shared
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = Path(sys.executable).parent / "aifabric"
@@ -30,17 +28,6 @@ REPORT = schema_url("conformance-report")
 VECTOR = schema_url("conformance-vector")
 COMMON = schema_url("common")
 KINDS = {"common", "conformance-report", "conformance-vector"}
-
-
-@cache
-def _report() -> dict[str, Any]:
-    doc: dict[str, Any] = run_vectors([]).to_json()
-    return doc
-
-
-def report() -> dict[str, Any]:
-    """A fresh copy of a valid conformance-report document."""
-    return copy.deepcopy(_report())
 
 
 def invalid_report() -> dict[str, Any]:
@@ -136,7 +123,7 @@ def test_validate_a_valid_file(tmp_path: Path) -> None:
     result = invoke("validate", path)
     assert result.exit_code == 0
     assert lines_naming(result.stdout, path) == [f"valid   {path}"]
-    assert "1 documents, 1 valid, 0 invalid" in result.stderr
+    assert "1 document, 1 valid, 0 invalid" in result.stderr
 
 
 def test_validate_an_invalid_file_names_file_pointer_and_rule(tmp_path: Path) -> None:
@@ -267,7 +254,7 @@ def test_validate_multi_document_yaml(tmp_path: Path) -> None:
 
 
 def test_validate_yaml_timestamps_must_be_quoted(tmp_path: Path) -> None:
-    text = yaml.safe_dump(report()).replace(f"'{_report()['createdAt']}'", "2026-11-23T08:15:42Z")
+    text = yaml.safe_dump(report()).replace(f"'{report()['createdAt']}'", "2026-11-23T08:15:42Z")
     path = write(tmp_path / "unquoted.yaml", text)
     result = invoke("validate", path)
     assert result.exit_code == 1
@@ -838,9 +825,9 @@ SCHEMA_URLS = (
 )
 DOCUMENTS = st.builds(
     lambda base, url, extra: {**base, "schemaURL": url, **extra},
-    st.just(_report()),
+    st.just(report()),
     SCHEMA_URLS,
-    st.dictionaries(st.sampled_from(sorted(_report())), JSON_VALUES, max_size=3),
+    st.dictionaries(st.sampled_from(sorted(report())), JSON_VALUES, max_size=3),
 )
 
 
@@ -941,3 +928,32 @@ def test_help_and_no_arguments_from_the_real_script() -> None:
     assert "Usage:" in bare.stdout + bare.stderr
     for result in (helped, bare):
         assert "Traceback" not in result.stdout + result.stderr
+
+
+# --- --add-schema: documents of other standards ----------------------------------------------------------------
+
+
+def test_add_schema_validates_an_openlineage_event(tmp_path: Path) -> None:
+    folder = shared("openlineage")
+    event = json.loads(shared("bench", "openlineage-runevent-6k.json").read_bytes())
+    good = invoke("validate", "--add-schema", folder, shared("bench", "openlineage-runevent-6k.json"))
+    assert good.exit_code == 0, good.output
+    del event["eventTime"]
+    event["run"]["runId"] = "nope"
+    bad = invoke("validate", "--add-schema", folder, write(tmp_path / "e.json", event))
+    assert bad.exit_code == 1
+    assert "/: required:" in bad.stdout
+    assert "/run/runId: format:" in bad.stdout
+
+
+def test_add_schema_refuses_a_remote_ref_and_bad_schema_files(tmp_path: Path) -> None:
+    schema = {"$id": "https://x.example/s.json", "properties": {"a": {"$ref": "https://127.0.0.1:9/r.json"}}}
+    doc = write(tmp_path / "d.json", {"$schema": "https://x.example/s.json", "a": 1})
+    remote = invoke("validate", "--add-schema", write(tmp_path / "s.json", schema), doc)
+    assert remote.exit_code == 1
+    assert "never fetches" in remote.stdout
+    bad: Any
+    for bad in ([], {"type": "object"}, b"{oops"):
+        result = invoke("validate", "--add-schema", write(tmp_path / "bad.json", bad), doc)
+        assert result.exit_code == 2
+        assert "cannot add as a schema" in result.stderr

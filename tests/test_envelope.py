@@ -6,7 +6,6 @@ import contextlib
 import copy
 import json
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 import pytest
@@ -18,24 +17,13 @@ from hypothesis import strategies as st
 
 import aifabric
 from aifabric import EnvelopeError, envelope, schema_url
-from aifabric.conformance import run_vectors
+from tests.conftest import report
 
 REPORT = schema_url("conformance-report")
 VECTOR = schema_url("conformance-vector")
 REPORT_TYPE = "dev.aifabric.conformance-report.v1"
 STRUCTURED = {"content-type": envelope.STRUCTURED_CONTENT_TYPE}
 BATCH = {"content-type": envelope.BATCH_CONTENT_TYPE}
-
-
-@cache
-def _report() -> dict[str, Any]:
-    doc: dict[str, Any] = run_vectors([]).to_json()
-    return doc
-
-
-def report() -> dict[str, Any]:
-    """A fresh copy of a valid conformance-report document (producer, schemaURL and all)."""
-    return copy.deepcopy(_report())
 
 
 def vector_file() -> dict[str, Any]:

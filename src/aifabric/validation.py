@@ -28,6 +28,7 @@ from typing import Any, Final
 import orjson
 
 from aifabric._errors import DocumentError, Problem, SchemaError, ValidationError
+from aifabric._text import encodable
 from aifabric.schemas import Registry
 
 __all__ = [
@@ -91,7 +92,7 @@ def validate(
             return Validated(doc, url, source)
         found = _problems_from(validator, doc, source)
     except UnicodeEncodeError:  # a lone surrogate: the schema verdict is about structure, so judge without it
-        return validate(_without_surrogates(doc), schema_url=url, registry=registry, source=source)
+        return validate(encodable(doc), schema_url=url, registry=registry, source=source)
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # not JSON: int keys, objects
         raise DocumentError(f"not a JSON document: {exc}", source=source, rule="type") from None
     raise ValidationError(found, source=source, schema_url=url)
@@ -119,16 +120,6 @@ def _problems_from(validator: Any, doc: Any, source: str | None) -> list[Problem
     ]
     found.sort(key=lambda p: (p.pointer, p.rule, p.message))
     return found or [Problem("", "invalid", "the document does not match its schema", source)]
-
-
-def _without_surrogates(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
-    if isinstance(value, list):
-        return [_without_surrogates(v) for v in value]
-    if isinstance(value, dict):
-        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
-    return value
 
 
 def _pointer(path: list[str | int]) -> str:

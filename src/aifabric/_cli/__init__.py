@@ -64,11 +64,20 @@ def validate(
     schema: Annotated[
         str | None, typer.Option(help="Validate against this schema URL instead of each document's own.")
     ] = None,
+    add_schema: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--add-schema",
+            help="A JSON Schema file, or a folder of them, to add to the packaged ones (repeatable): "
+            "for documents of other standards, such as OpenLineage events.",
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Validate documents against the schemas they name. Exit 0 if all are valid, 1 if not."""
     from aifabric.validation import iter_documents, problems
 
+    registry = _registry_with(add_schema or [])
     records: list[dict[str, Any]] = []
     for source, docs in iter_documents(paths):
         if isinstance(docs, Exception):
@@ -77,7 +86,7 @@ def validate(
             continue
         for n, doc in enumerate(docs):
             label = source if len(docs) == 1 else f"{source}#{n}"
-            found = problems(doc, schema_url=schema, source=label)
+            found = problems(doc, schema_url=schema, registry=registry, source=label)
             url = schema or (doc.get("schemaURL", doc.get("$schema")) if isinstance(doc, dict) else None)
             records.append(
                 {
@@ -99,10 +108,32 @@ def validate(
                 where = f"{rec['source']}: {prob['pointer'] or '/'}: {prob['rule']}: {prob['message']}"
                 out.print(f"[red]invalid[/] {_text(where)}")
         bad = sum(not r["valid"] for r in records)
-        _console(stderr=True).print(f"{len(records)} documents, {len(records) - bad} valid, {bad} invalid")
+        noun = "document" if len(records) == 1 else "documents"
+        _console(stderr=True).print(f"{len(records)} {noun}, {len(records) - bad} valid, {bad} invalid")
     if not records:
         _fail("no documents found", EXIT_USAGE)
     raise typer.Exit(EXIT_INVALID if any(not r["valid"] for r in records) else EXIT_OK)
+
+
+def _registry_with(paths: list[Path]) -> Any:
+    """The packaged registry, or a copy of it with the user's schema files added (a bad one is a usage error)."""
+    from aifabric._errors import AifabricError
+    from aifabric.schemas import Registry
+    from aifabric.validation import iter_documents
+
+    if not paths:
+        return Registry.default()
+    registry = Registry.default().copy()
+    files = [str(f) for p in paths for f in (sorted(p.rglob("*.json")) if p.is_dir() else [p])]
+    for source, schemas in iter_documents(files):
+        try:
+            if isinstance(schemas, AifabricError):
+                raise schemas
+            for schema in schemas:
+                registry.add(schema)
+        except AifabricError as exc:
+            _fail(f"{source}: cannot add as a schema: {getattr(exc, 'reason', exc)}", EXIT_USAGE)
+    return registry
 
 
 def _problem(pointer: str, rule: str, message: str) -> dict[str, str]:
@@ -111,13 +142,9 @@ def _problem(pointer: str, rule: str, message: str) -> dict[str, str]:
 
 def _printable(value: Any) -> Any:
     """The value with text that cannot be written as UTF-8 (lone surrogates, undecodable file names) escaped."""
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    if isinstance(value, list):
-        return [_printable(v) for v in value]
-    if isinstance(value, dict):
-        return {_printable(k): _printable(v) for k, v in value.items()}
-    return value
+    from aifabric._text import encodable
+
+    return encodable(value, "backslashreplace")
 
 
 @schemas_app.command("list")
