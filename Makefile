@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    := out
 
-.PHONY: demo test lint typecheck speclint compat docs docs-check pytest bench clean
+.PHONY: demo test lint typecheck speclint compat vectors-check docs docs-check pytest bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,8 @@ demo: $(STAMP)
 	$(BIN)/aifabric validate $(OUT)/conformance-report.json
 	@echo "The conformance report is in $(OUT)/conformance-report.json"
 
-## test: lint, type-check, spec lint, schema compatibility, docs drift and strict build, then pytest
-test: lint typecheck speclint compat docs-check pytest
+## test: lint, type-check, spec lint, schema compatibility, vector and docs drift, strict docs build, then pytest
+test: lint typecheck speclint compat vectors-check docs-check pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,6 +36,9 @@ speclint: $(STAMP)
 
 compat: $(STAMP)
 	$(BIN)/python tools/schema_compat.py
+
+vectors-check: $(STAMP)
+	$(BIN)/python tools/gen_signing_vectors.py --check
 
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py

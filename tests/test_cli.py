@@ -549,7 +549,7 @@ def test_schemas_list_json() -> None:
     [
         ("conformance-report", REPORT),
         ("conformance-vector", VECTOR),
-        ("common@1.0.0", COMMON),
+        ("common@1.0.0", schema_url("common", "1.0.0")),
         (COMMON, COMMON),
         (REPORT, REPORT),
     ],
@@ -865,7 +865,7 @@ def test_arbitrary_bytes_on_stdin(data: bytes) -> None:
 @given(value=JSON_VALUES)
 def test_arbitrary_json_values_as_files(value: Any) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        path = write(Path(folder) / "value.json", value)
+        path = write(Path(folder) / "value.json", json.dumps(value))  # a JSON text, even for a bare string
         _check(CliRunner().invoke(app, ["validate", str(path)]))
         _check(CliRunner().invoke(app, ["validate", "--json", str(path)]))
 

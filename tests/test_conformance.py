@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -157,3 +159,52 @@ def test_a_case_that_cannot_run_is_skipped_with_its_reason(tmp_path: Path, monke
     assert result.message is not None and "aifabric[cloudevents]" in result.message
     assert report.summary.requirements == {"CORE-070": "skipped"}
     assert report.summary.outcome == "passed"
+
+
+SIGNING = default_vectors_dir() / "signing"
+
+
+def test_verify_cases_pass_for_documents_and_models() -> None:
+    """[SIG-080] Signed documents (detached and embedded) and models written to disk verify as the cases say."""
+    report = run_vectors([SIGNING])
+    assert [r.id for r in report.results if r.outcome != "passed"] == []
+    kinds = {
+        "document" if "document" in c.data else "model"
+        for f in SIGNING.glob("*.json")
+        for c in load_vector_file(f).cases
+    }
+    assert kinds == {"document", "model"}
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("aifabric.signing.documents", "verify_document"), ("aifabric.signing.artifacts", "verify_model")],
+)
+def test_a_verifier_that_accepts_everything_fails_the_suite(
+    monkeypatch: pytest.MonkeyPatch, module: str, name: str
+) -> None:
+    """[SIG-080] A fake verifier that never raises is caught by the invalid cases."""
+    accepted = SimpleNamespace(signer=SimpleNamespace(method="fake"))
+    monkeypatch.setattr(importlib.import_module(module), name, lambda *args, **kwargs: accepted)
+    report = run_vectors([SIGNING])
+    failed = [r for r in report.results if r.outcome == "failed"]
+    assert failed, "a verifier that accepts everything passed the signing vectors"
+    assert all(r.evidence is not None and r.evidence["expected"] == "reject" for r in failed)
+    assert report.summary.outcome == "failed"
+
+
+def test_verify_needs_conformance_vector_1_1_0(tmp_path: Path) -> None:
+    """[CORE-040] A 1.0.0 vector file cannot use the operation verify; 1.0.0 files are still read."""
+    doc = json.loads((SIGNING / "documents.json").read_text(encoding="utf-8"))
+    old = _write(tmp_path / "old.json", {**doc, "schemaURL": VECTOR})
+    (result,) = run_vectors([old]).results
+    assert result.outcome == "error"
+    assert run_vectors([_write(tmp_path / "v.json", _vector())]).summary.outcome == "passed"
+
+
+def test_verify_cases_are_skipped_without_the_signing_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """[CORE-057] Without the signing code, verify cases are skipped, each saying why."""
+    monkeypatch.setitem(sys.modules, "aifabric.signing.documents", None)
+    report = run_vectors([SIGNING / "keys.json"])
+    assert {r.outcome for r in report.results} == {"skipped"}
+    assert all(r.message is not None and "aifabric.signing.documents" in r.message for r in report.results)

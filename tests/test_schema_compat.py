@@ -841,3 +841,56 @@ def test_a_patch_version_may_not_widen() -> None:
     assert [p.rule for p in problems] == ["patch-unchanged"]
     files["common/1.1.0.json"] = files.pop("common/1.0.1.json").replace(b"1.0.1", b"1.1.0")
     assert sc.check_tree(files, {}) == []
+
+
+_BLUE_NEEDS_SIZE: dict[str, Any] = {
+    "if": {"properties": {"color": {"const": "blue"}}, "required": ["color"]},
+    "then": {"required": ["size"]},
+}
+_BLUE_ADDED = ("/properties/color/enum", ["red", "green", "blue"])
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        pytest.param((_BLUE_ADDED, ("/allOf", [*BASE["allOf"], _BLUE_NEEDS_SIZE])), id="allOf entry"),
+        pytest.param((_BLUE_ADDED, ("/if", _BLUE_NEEDS_SIZE["if"]), ("/then", _BLUE_NEEDS_SIZE["then"])), id="root"),
+    ],
+)
+def test_a_conditional_guarded_by_a_new_value_is_additive(edits: tuple[tuple[str, Any], ...]) -> None:
+    """[CORE-017] An if/then that applies only to a value the old version forbade keeps all it accepted."""
+    assert sc.compare_schemas(BASE, edited(BASE, *edits)) == []
+
+
+def test_a_conditional_on_a_property_the_old_version_required_is_additive() -> None:
+    old = {"required": ["op"], "properties": {"op": {"enum": ["a", "b"]}}, "allOf": [{"required": ["op"]}]}
+    new = {
+        "required": ["op"],
+        "properties": {"op": {"enum": ["a", "b", "c"]}},
+        "allOf": [{"required": ["op"]}, {"if": {"properties": {"op": {"const": "c"}}}, "then": {"required": ["x"]}}],
+    }
+    assert sc.compare_schemas(old, new) == []
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param(
+            {**_BLUE_NEEDS_SIZE, "if": {"properties": {"color": {"const": "red"}}, "required": ["color"]}},
+            id="a value the old version allowed",
+        ),
+        pytest.param(
+            {**_BLUE_NEEDS_SIZE, "if": {"properties": {"color": {"const": "blue"}}}},
+            id="not required, so an instance without it matches",
+        ),
+        pytest.param({**_BLUE_NEEDS_SIZE, "else": {"required": ["size"]}}, id="with else"),
+        pytest.param(
+            {**_BLUE_NEEDS_SIZE, "if": {"properties": {"name": {"const": "blue"}}, "required": ["name"]}},
+            id="a property the old version did not pin",
+        ),
+    ],
+)
+def test_an_unguarded_conditional_is_breaking(entry: dict[str, Any]) -> None:
+    """[CORE-017] Any other added conditional may reject what the old version accepted."""
+    new = edited(BASE, _BLUE_ADDED, ("/allOf", [*BASE["allOf"], entry]))
+    assert [change.reason for change in sc.compare_schemas(BASE, new)] == ["allOf went from 1 to 2 subschemas"]

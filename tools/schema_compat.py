@@ -11,6 +11,9 @@ Each problem is one line, ``schemas/<kind>/<X.Y.Z>.json#<pointer>: <rule>: <mess
 - ``dialect``: every schema declares ``"$schema": "https://json-schema.org/draft/2020-12/schema"``.
 - ``id``: every schema's ``$id`` is ``https://aifabric.dev/schemas/<kind>/<X.Y.Z>.json`` for its path.
 - ``additive-only``: every version accepts at least what the previous version of its kind and major accepted.
+  Conditionals count as changes, except an added ``if``/``then`` whose ``if`` pins a required property to
+  values the previous version forbade (such as a new ``operation``): it applies only to instances that
+  version rejected.
 - ``patch-unchanged``: a patch version (same major and minor) accepts exactly what its predecessor accepted.
 
 A schema file not in the lock is a draft: it may change freely but is still compared with its predecessor.
@@ -514,7 +517,10 @@ def _applicator_rule(old: dict[str, Any], new: dict[str, Any], at: str) -> Itera
 
 
 def _conditional_rule(old: dict[str, Any], new: dict[str, Any], at: str) -> Iterator[Breaking]:
-    """``if``/``then``/``else``: any change at all is treated as breaking."""
+    """``if``/``then``/``else``: any change is breaking, except adding a guarded conditional (see below)."""
+    added = {keyword: new[keyword] for keyword in ("if", "then", "else") if keyword in new}
+    if added and not any(keyword in old for keyword in ("if", "then", "else")) and _guarded(old, added):
+        return
     for keyword in ("if", "then", "else"):
         before, after = old.get(keyword, _MISSING), new.get(keyword, _MISSING)
         if not _same(before, after):
@@ -537,10 +543,40 @@ def _list_rule(old: dict[str, Any], new: dict[str, Any], at: str) -> Iterator[Br
                 yield Breaking(where, f"{keyword} {change}")
             continue
         may_grow = keyword in ("anyOf", "oneOf") or (keyword == "prefixItems" and old.get("items") is False)
+        if keyword == "allOf":  # an added entry that applies to no instance the old version accepted
+            may_grow = all(_guarded(old, entry) for entry in after[len(before) :])
         if len(after) < len(before) or (len(after) > len(before) and not may_grow):
             yield Breaking(where, f"{keyword} went from {len(before)} to {len(after)} subschemas")
         for index, (item_before, item_after) in enumerate(zip(before, after, strict=False)):
             yield from _compare(item_before, item_after, _pointer(where, str(index)))
+
+
+def _guarded(old: dict[str, Any], added: Any) -> bool:
+    """Whether ``added`` is an ``if``/``then`` (no ``else``) whose ``if`` no instance of ``old`` can satisfy.
+
+    The ``if`` must pin a property to values (``const`` or ``enum``) that ``old`` forbids for it, and that
+    property must be required, by ``old`` or by the ``if`` itself. Every instance ``old`` accepts then fails
+    the ``if``, so the ``then`` never applies to it: a new operation can bring requirements of its own.
+    """
+    if not isinstance(added, dict) or set(added) - {"if", "then", "description", "$comment"} or "if" not in added:
+        return False
+    condition, properties = added["if"], old.get("properties")
+    if not isinstance(condition, dict) or not isinstance(properties, dict):
+        return False
+    required = [*_strings(old.get("required")), *_strings(condition.get("required"))]
+    pinned = condition.get("properties")
+    if not isinstance(pinned, dict):
+        return False
+    for name, schema in pinned.items():
+        wanted, before = _allowed(schema) if isinstance(schema, dict) else None, properties.get(name)
+        allowed = _allowed(before) if isinstance(before, dict) else None
+        if name in required and wanted is not None and allowed is not None and not wanted & allowed:
+            return True
+    return False
+
+
+def _strings(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 _RULES: Final[tuple[Rule, ...]] = (

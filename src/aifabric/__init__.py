@@ -19,12 +19,20 @@ from aifabric._version import SPEC_VERSION, __version__
 if TYPE_CHECKING:
     from aifabric._errors import (
         AifabricError,
+        BundleError,
         CanonicalizationError,
+        CertificateError,
+        DigestMismatchError,
         DocumentError,
         EnvelopeError,
+        IdentityError,
+        KeyFileError,
+        KeyMismatchError,
         Problem,
         SchemaError,
+        SignatureError,
         ValidationError,
+        VerificationError,
     )
     from aifabric._ids import utc_now, uuid7
     from aifabric.canonical import canonicalize, digest
@@ -34,14 +42,22 @@ if TYPE_CHECKING:
 __all__ = [
     "SPEC_VERSION",
     "AifabricError",
+    "BundleError",
     "CanonicalizationError",
+    "CertificateError",
+    "DigestMismatchError",
     "DocumentError",
     "EnvelopeError",
+    "IdentityError",
+    "KeyFileError",
+    "KeyMismatchError",
     "Problem",
     "Registry",
     "SchemaError",
+    "SignatureError",
     "Validated",
     "ValidationError",
+    "VerificationError",
     "__version__",
     "canonicalize",
     "digest",
@@ -52,6 +68,14 @@ __all__ = [
 ]
 
 _LAZY = {
+    "VerificationError": "aifabric._errors",
+    "SignatureError": "aifabric._errors",
+    "KeyMismatchError": "aifabric._errors",
+    "KeyFileError": "aifabric._errors",
+    "IdentityError": "aifabric._errors",
+    "DigestMismatchError": "aifabric._errors",
+    "CertificateError": "aifabric._errors",
+    "BundleError": "aifabric._errors",
     "AifabricError": "aifabric._errors",
     "CanonicalizationError": "aifabric._errors",
     "DocumentError": "aifabric._errors",

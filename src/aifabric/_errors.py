@@ -6,7 +6,15 @@ AifabricError                 every error the SDK raises on purpose
 │   └── ValidationError       a document that does not conform to its schema; ``problems`` lists each
 ├── SchemaError               an unknown or unsupported schema URL, a bad schema, a remote ``$ref`` refused
 ├── CanonicalizationError     a value RFC 8785 cannot represent (NaN, huge integers, lone surrogates)
-└── EnvelopeError             a CloudEvent that cannot carry, or does not carry, an aifabric document
+├── EnvelopeError             a CloudEvent that cannot carry, or does not carry, an aifabric document
+├── KeyFileError              a key or certificate that cannot be read, generated or written safely
+└── VerificationError         a signature that does not verify; verification raises, never returns False
+    ├── BundleError           a bundle or envelope that is malformed, truncated or of an unknown version
+    ├── SignatureError        a signature that does not match the signed bytes
+    ├── KeyMismatchError      a bundle made with another key than the one given
+    ├── DigestMismatchError   content that differs from what was signed; ``changed``/``added``/``missing``
+    ├── CertificateError      a certificate chain, timestamp or log entry the trust root does not vouch for
+    └── IdentityError         a valid signature by someone other than the expected identity or issuer
 ```
 
 Each class has a stable ``code`` that tools may match on; messages are for people.
@@ -18,12 +26,20 @@ from dataclasses import dataclass
 
 __all__ = [
     "AifabricError",
+    "BundleError",
     "CanonicalizationError",
+    "CertificateError",
+    "DigestMismatchError",
     "DocumentError",
     "EnvelopeError",
+    "IdentityError",
+    "KeyFileError",
+    "KeyMismatchError",
     "Problem",
     "SchemaError",
+    "SignatureError",
     "ValidationError",
+    "VerificationError",
 ]
 
 
@@ -101,3 +117,69 @@ class EnvelopeError(AifabricError):
     """A CloudEvent that cannot carry, or does not carry, a valid aifabric document."""
 
     code = "AIF-ENVELOPE"
+
+
+class KeyFileError(AifabricError):
+    """A key or certificate that cannot be read, generated or written safely."""
+
+    code = "AIF-KEY"
+
+
+class VerificationError(AifabricError):
+    """A signature that does not verify. Verification raises one of the subclasses; it never returns False."""
+
+    code = "AIF-VERIFY"
+
+
+class BundleError(VerificationError):
+    """A bundle or envelope that is malformed, truncated or of an unknown version."""
+
+    code = "AIF-VERIFY-BUNDLE"
+
+
+class SignatureError(VerificationError):
+    """A signature that does not match the signed bytes."""
+
+    code = "AIF-VERIFY-SIGNATURE"
+
+
+class KeyMismatchError(VerificationError):
+    """A bundle made with another key than the one given."""
+
+    code = "AIF-VERIFY-KEY"
+
+
+class DigestMismatchError(VerificationError):
+    """Content that differs from what was signed, with the paths that changed, were added or went missing."""
+
+    code = "AIF-VERIFY-DIGEST"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        changed: list[str] | None = None,
+        added: list[str] | None = None,
+        missing: list[str] | None = None,
+    ) -> None:
+        self.changed = sorted(changed or [])
+        self.added = sorted(added or [])
+        self.missing = sorted(missing or [])
+        parts = [
+            f"{name}: {', '.join(paths)}"
+            for name, paths in (("changed", self.changed), ("added", self.added), ("missing", self.missing))
+            if paths
+        ]
+        super().__init__(f"{message} ({'; '.join(parts)})" if parts else message)
+
+
+class CertificateError(VerificationError):
+    """A certificate chain, timestamp or transparency-log entry that the trust root does not vouch for."""
+
+    code = "AIF-VERIFY-CERTIFICATE"
+
+
+class IdentityError(VerificationError):
+    """A valid signature by someone other than the expected identity or issuer."""
+
+    code = "AIF-VERIFY-IDENTITY"

@@ -8,6 +8,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from aifabric._cli import _signing
 from aifabric._version import SPEC_VERSION, __version__
 
 __all__ = ["app", "main"]
@@ -22,8 +23,10 @@ app = typer.Typer(
 )
 schemas_app = typer.Typer(help="List, show, export and check the packaged schemas.", no_args_is_help=True)
 conformance_app = typer.Typer(help="Run the conformance suite.", no_args_is_help=True)
+keys_app = typer.Typer(help="Generate signing keys.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(conformance_app, name="conformance")
+app.add_typer(keys_app, name="keys")
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -311,6 +314,9 @@ def _text(value: object) -> str:
 def _fail(message: str, code: int) -> NoReturn:
     _console(stderr=True).print(f"[red]error:[/] {_text(message)}")
     raise typer.Exit(code)
+
+
+_signing.register(app, keys_app, fail=_fail, dump=_dump)
 
 
 def main() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import platform
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -201,10 +203,54 @@ def _wrong_attributes(attrs: dict[str, Any], doc: dict[str, Any]) -> str | None:
     return next((name for name, value in expected.items() if attrs.get(name) != value), None)
 
 
+def _verify(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+    """Verify a signed document (detached, or embedded when ``bundle`` is null) or a model written to disk."""
+    from aifabric._errors import VerificationError
+
+    try:
+        from aifabric.signing.documents import verify_document
+        from aifabric.signing.keys import load_certificates, load_public_key
+
+        if "model" in case.data:
+            from aifabric.signing.artifacts import verify_model
+    except ImportError as exc:
+        raise _Skip(f"signature verification needs a module that is not installed: {exc.name}") from None
+
+    data = case.data
+    key = load_public_key(data["publicKey"].encode("utf-8"))
+    roots = load_certificates(data["roots"].encode("utf-8")) if data.get("roots") else []
+    try:
+        if "document" in data:
+            verified = verify_document(data["document"], data["bundle"], key=key, roots=roots)
+            return True, f"verified, signed by {verified.signer.method}"
+        with tempfile.TemporaryDirectory(prefix="aifabric-vector-") as scratch:
+            model = Path(scratch).resolve() / "model"
+            model.mkdir()
+            for name, content in data["model"].items():
+                target = model / name
+                if model not in target.resolve().parents:
+                    raise _Skip(f"the model file name {name!r} does not stay inside the model directory")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(_base64(content))
+            verify_model(model, data["bundle"], key=key, roots=roots)
+        return True, "verified"
+    except VerificationError as exc:
+        return False, f"rejected: {type(exc).__name__}: {exc}"
+    except ImportError as exc:  # a keyless bundle needs the sigstore extra
+        raise _Skip(f"this case needs a module that is not installed: {exc.name}") from None
+
+
+def _base64(text: str) -> bytes:
+    """Decode base64 in the standard or the URL-safe alphabet, padding optional (common#/$defs/base64)."""
+    normal = text.replace("-", "+").replace("_", "/")
+    return base64.b64decode(normal + "=" * (-len(normal) % 4), validate=True)
+
+
 _OPERATIONS: dict[str, Callable[[ConformanceVectorFile, VectorCase], tuple[bool, str]]] = {
     "validate": _validate,
     "canonicalize": _canonicalize,
     "envelope": _envelope,
+    "verify": _verify,
 }
 
 

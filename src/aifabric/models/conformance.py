@@ -10,6 +10,7 @@ Examples:
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Final, Literal
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
@@ -28,8 +29,10 @@ __all__ = [
 ]
 
 Outcome = Literal["passed", "failed", "skipped", "error"]
+_PEM: Final = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
+_BASE64: Final = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
 _REPORT: Final = "https://aifabric.dev/schemas/conformance-report/1.0.0.json"
-_VECTOR: Final = "https://aifabric.dev/schemas/conformance-vector/1.0.0.json"
+_VECTOR: Final = "https://aifabric.dev/schemas/conformance-vector/1.1.0.json"
 
 
 class VectorCase(_Model):
@@ -49,24 +52,59 @@ class VectorCase(_Model):
 
 
 class ConformanceVectorFile(_Model):
-    """A file of cases for one behaviour of the standard."""
+    """A file of cases for one behaviour of the standard (conformance-vector 1.0.0 or 1.1.0)."""
 
     SCHEMA_URL: ClassVar[str] = _VECTOR
 
-    schema_url: Literal["https://aifabric.dev/schemas/conformance-vector/1.0.0.json"] = Field(
-        default=_VECTOR, alias="schemaURL"
-    )
+    schema_url: Literal[
+        "https://aifabric.dev/schemas/conformance-vector/1.0.0.json",
+        "https://aifabric.dev/schemas/conformance-vector/1.1.0.json",
+    ] = Field(default=_VECTOR, alias="schemaURL")
     description: str = Field(min_length=1)
     spec: list[RequirementId] = Field(min_length=1)
-    operation: Literal["validate", "canonicalize", "envelope"]
+    operation: Literal["validate", "canonicalize", "envelope", "verify"]
     schema_: str | None = Field(default=None, alias="schema", pattern=r"^https?://")
     cases: list[VectorCase] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _validate_needs_a_schema(self) -> ConformanceVectorFile:
+    def _operation_fits_the_version(self) -> ConformanceVectorFile:
         if self.operation == "validate" and self.schema_ is None:
             raise ValueError("a vector file with operation validate names its schema")
+        if self.operation == "verify":
+            if self.schema_url.endswith("/1.0.0.json"):
+                raise ValueError("the verify operation needs conformance-vector 1.1.0")
+            for n, case in enumerate(self.cases):
+                problem = _verify_data_problem(case.data)
+                if problem is not None:
+                    raise ValueError(f"case {n}: data {problem}")
         return self
+
+
+def _verify_data_problem(data: Any) -> str | None:
+    """What is wrong with a verify case's data (conformance-vector 1.1.0 $defs), or None."""
+    if not isinstance(data, dict):
+        return "is not an object"
+    subject = [name for name in ("document", "model") if name in data]
+    if len(subject) != 1:
+        return "needs exactly one of document and model"
+    if unknown := set(data) - {subject[0], "bundle", "publicKey", "roots"}:
+        return f"has unknown members {sorted(unknown)}"
+    if "bundle" not in data or "publicKey" not in data:
+        return "needs bundle and publicKey"
+    if not (data["bundle"] is None or isinstance(data["bundle"], dict | str)):
+        return "bundle is not an object, a string or null"
+    for name in ("publicKey", "roots"):
+        if name in data and not (isinstance(data[name], str) and _PEM.match(data[name])):
+            return f"{name} is not PEM text"
+    if subject[0] == "document":
+        return None if isinstance(data["document"], dict) else "document is not an object"
+    model = data["model"]
+    if not isinstance(model, dict):
+        return "model is not an object"
+    for path, content in model.items():
+        if not path or not isinstance(content, str) or not _BASE64.fullmatch(content):
+            return f"model file {path!r} is not named, or its content is not base64"
+    return None
 
 
 class Suite(_Model):
