@@ -87,6 +87,17 @@ def assert_same_as_model_signing(ours: Manifest, statement: dict[str, Any], seri
     assert ours.diff(signed) == ([], [], [])
 
 
+def model_signing_reads(ours: Manifest) -> Any:
+    """Our statement, as JSON text, through model-signing's own parser (which checks the root digest)."""
+    statement = {
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": ours.name, "digest": {"sha256": ours.root_digest()}}],
+        "predicateType": "https://model_signing/signature/v1.0",
+        "predicate": {"serialization": ours.serialization.to_json(), "resources": ours.resources()},
+    }
+    return ms_signing.dsse_payload_to_manifest(json.loads(json.dumps(statement)))
+
+
 # --- trees ---------------------------------------------------------------------------------------------------
 
 
@@ -120,9 +131,17 @@ def model(tmp_path: Path) -> Path:
 @pytest.mark.parametrize("method", ["files", "shards"])
 @pytest.mark.parametrize("algorithm", ["sha256", "blake3"])
 def test_tree_matches_model_signing(model: Path, method: Method, algorithm: Algorithm) -> None:
-    statement, serialization = model_signing_hash(model, model_signing_config(method, algorithm))
+    config = model_signing_config(method, algorithm)
+    statement, serialization = model_signing_hash(model, config)
     ours = hash_tree(model, method=method, algorithm=algorithm, shard_size=SHARD)
     assert_same_as_model_signing(ours, statement, serialization)
+    # The other way: model-signing parses what we would sign, and finds the tree it hashes equal to it.
+    assert model_signing_reads(ours) == config.hash(model)
+    parsed = model_signing_reads(ours).serialization_type
+    assert {**parsed, "ignore_paths": set(parsed["ignore_paths"])} == {
+        **serialization,
+        "ignore_paths": set(serialization["ignore_paths"]),
+    }
     names = [name for name, _ in ours.items]
     assert not any(name.startswith((".git/", ".gitattributes")) for name in names)
     if method == "shards" and algorithm == "sha256":
@@ -454,13 +473,28 @@ def test_progress_counts_every_byte(model: Path, method: Method, algorithm: Algo
     assert all(n > 0 for n in seen)
 
 
-def test_an_error_in_progress_stops_hashing(model: Path) -> None:
+def test_an_error_in_progress_stops_hashing_and_leaves_no_thread(model: Path) -> None:
     def progress(n: int) -> None:
         raise RuntimeError("stop")
 
-    for pipeline_min in (0, 1 << 40):
+    before = threading.active_count()
+    big = model / "weights" / "deep" / "big.safetensors"
+    cases: list[tuple[Path, Algorithm, int]] = [(big, "sha256", 0), (model, "sha256", 1 << 40), (big, "blake3", 0)]
+    for path, algorithm, pipeline_min in cases:
         with pytest.raises(RuntimeError, match="stop"):
-            _hash_tree(model, progress=progress, pipeline_min=pipeline_min)
+            _hash_tree(path, algorithm=algorithm, progress=progress, pipeline_min=pipeline_min, workers=2)
+    assert threading.active_count() == before
+
+
+def test_a_file_cut_short_while_hashed_is_a_read_error(tmp_path: Path) -> None:
+    big = write(tmp_path / "m" / "w.bin", bytes(3 * SHARD))
+
+    def cut(n: int) -> None:
+        os.truncate(big, SHARD)
+
+    with pytest.raises(DocumentError) as caught:
+        _hash_tree(big.parent, method="shards", shard_size=3 * SHARD, buffer_size=1024, workers=1, progress=cut)
+    assert (caught.value.rule, caught.value.source) == ("read", str(big))
 
 
 @pytest.mark.parametrize(

@@ -582,8 +582,10 @@ def hash_tree(
 
     Raises:
         DocumentError: ``rule`` ``symlink`` for a refused link, ``read`` for a FIFO, socket, device, dangling
-            link or unreadable file, ``path`` for an ignore path that is absolute or has ``..``, or a file
-            name that is not UTF-8.
+            link, unreadable file or a shard cut short while hashed, ``path`` for an ignore path that is
+            absolute, has ``..`` or names the model itself, or a file name that is not UTF-8; ``source`` is the
+            path (or the ignore path) at fault.
+        ValueError: an unknown algorithm or method, or a shard size or worker count that is not positive.
     """
     return _hash_tree(
         path,
