@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -26,6 +24,7 @@ import referencing
 import rfc8785
 
 import aifabric
+from _timing import median_wall
 from aifabric.schemas import Registry
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -46,16 +45,6 @@ def rate(fn: Callable[[], Any], seconds: float) -> float:
                 break
         best = max(best, n / (now - start))
     return best
-
-
-def wall(cmd: list[str], runs: int) -> float:
-    """Median wall time of a command, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> int:
@@ -110,7 +99,7 @@ def main() -> int:
     exe = str(Path(sys.executable).parent / "aifabric")
     runs = 5 if args.quick else 15
     for flag in ("--version", "--help"):
-        median = wall([exe, flag], runs)
+        median = median_wall([exe, flag], runs)
         rows.append((f"aifabric {flag} median wall", "s", median, "< 0.3 s", median < 0.3))
 
     print()

@@ -11,26 +11,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from _timing import median_wall
 from aifabric.signing import generate_key, write_private_key
 from aifabric.signing.artifacts import sign_model
 from aifabric.signing.keys import public_pem
-
-
-def median_wall(cmd: list[str], runs: int) -> float:
-    """Median wall time of a command that must succeed, in seconds."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> int:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from _generated import sync
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 REPO_BLOB: Final = "https://github.com/aifabric/aifabric/blob/main/"
 """Where links from spec chapters to repository files outside spec/, schemas/ and docs/ point."""
@@ -633,34 +635,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root: Path = args.root.resolve()
     expected = generate(root)
-    changed = [rel for rel, text in expected.items() if _read(root / rel) != text.encode("utf-8")]
-    stale = _leftovers(root, expected)
-    if args.check:
-        for rel in changed:
-            print(f"{rel}: {'missing' if not (root / rel).exists() else 'stale'}", file=sys.stderr)
-        for rel in stale:
-            print(f"{rel}: stale (its source is gone)", file=sys.stderr)
-        if changed or stale:
-            print("generated docs are out of date: run python tools/gen_docs.py", file=sys.stderr)
-            return 1
-        return 0
-    for rel in changed:
-        target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(expected[rel].encode("utf-8"))
-        print(f"wrote {rel}")
-    for rel in stale:
-        (root / rel).unlink()
-        print(f"removed {rel}")
-    return 0
-
-
-def _read(path: Path) -> bytes | None:
-    """A file's bytes, or None when it does not exist."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
+    return sync(
+        root,
+        expected,
+        _leftovers(root, expected),
+        check=args.check,
+        what="generated docs",
+        command="python tools/gen_docs.py",
+    )
 
 
 if __name__ == "__main__":
