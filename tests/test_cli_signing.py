@@ -115,3 +115,21 @@ def test_a_signature_written_inside_the_model_is_not_part_of_it(tmp_path: Path, 
     (model / "weights.bin").write_bytes(b"w" * 100)
     assert sign(model, "--key", key, "--output", model / "model.sig").exit_code == 0
     assert invoke("verify", model, "--key", pub, "--bundle", model / "model.sig").exit_code == 0
+
+
+def test_keyless_signing_refuses_an_unusable_token_without_the_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A malformed identity token is one clear error; nothing is sent (signing for real needs a live token)."""
+    import socket
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("keyless signing with a bad token tried the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setenv("AIFABRIC_TEST_TOKEN", "not-a-jwt")
+    doc = write(tmp_path / "report.json", report())
+    result = invoke("sign", doc, "--identity-token-env", "AIFABRIC_TEST_TOKEN")
+    assert result.exit_code == 1
+    assert "identity token" in result.stderr
+    assert invoke("sign", doc).exit_code == 2  # neither a key nor a token

@@ -34,8 +34,17 @@ def register(app: typer.Typer, keys_app: typer.Typer, *, fail: Callable[[str, in
     @app.command()
     def sign(
         path: Annotated[Path, typer.Argument(help="A model file or directory, or an aifabric document.")],
-        key: Annotated[Path, typer.Option(help="The private key (PEM).")],
+        key: Annotated[Path | None, typer.Option(help="The private key (PEM).")] = None,
         password_env: PasswordEnv = None,
+        identity_token_env: Annotated[
+            str | None,
+            typer.Option(
+                "--identity-token-env",
+                help="Keyless: the name of an environment variable holding a Sigstore OIDC identity token "
+                "(signing then needs the network).",
+            ),
+        ] = None,
+        staging: Annotated[bool, typer.Option(help="Keyless: use Sigstore's staging instance.")] = False,
         cert: Annotated[
             Path | None, typer.Option(help="The signing certificate chain (PEM, leaf first) to carry in the bundle.")
         ] = None,
@@ -56,12 +65,18 @@ def register(app: typer.Typer, keys_app: typer.Typer, *, fail: Callable[[str, in
         from aifabric.signing import artifacts, documents, keys
         from aifabric.signing.digests import DEFAULT_IGNORE
 
+        if (key is None) == (identity_token_env is None):
+            fail("sign with --key, or keyless with --identity-token-env", 2)
         try:
-            private = keys.load_private_key(key, password=_password(password_env))
+            private = keys.load_private_key(key, password=_password(password_env)) if key else None
             chain = keys.load_certificates(cert) if cert else []
+            keyless: dict[str, Any] = {
+                "identity_token": _secret(identity_token_env) if identity_token_env else None,
+                "instance": "staging" if staging else "production",
+            }
             doc = _document_or_none(path, kind)
             if doc is not None:
-                bundle = documents.sign_document(doc, private, certificates=chain)
+                bundle = documents.sign_document(doc, private, certificates=chain, **keyless)
                 if embed:
                     target = output or path
                     target.write_bytes(orjson.dumps(documents.attach(doc, bundle), option=orjson.OPT_INDENT_2))
@@ -73,6 +88,7 @@ def register(app: typer.Typer, keys_app: typer.Typer, *, fail: Callable[[str, in
                     bundle = artifacts.sign_model(
                         path,
                         private,
+                        **keyless,
                         algorithm=_choice(algorithm, ("sha256", "blake3")),
                         method=_choice(method, ("files", "shards")),
                         certificates=chain,
@@ -197,14 +213,17 @@ def register(app: typer.Typer, keys_app: typer.Typer, *, fail: Callable[[str, in
 
 
 def _password(env: str | None) -> bytes | None:
-    if env is None:
-        return None
+    return None if env is None else _secret(env).encode()
+
+
+def _secret(env: str) -> str:
+    """A secret read from the environment variable the user named (never from the command line)."""
     value = os.environ.get(env)
     if value is None:
         from aifabric._errors import KeyFileError
 
         raise KeyFileError(f"the environment variable {env} is not set")
-    return value.encode()
+    return value
 
 
 def _choice(value: str, allowed: tuple[str, ...]) -> Any:

@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from aifabric._errors import BundleError, DigestMismatchError, DocumentError
+from aifabric.signing._seal import seal
 from aifabric.signing._verify import open_bundle
 from aifabric.signing.bundle import Bundle
 from aifabric.signing.digests import DEFAULT_IGNORE, Algorithm, Manifest, Method, hash_tree
-from aifabric.signing.dsse import INTOTO_PAYLOAD_TYPE, sign_envelope, statement
-from aifabric.signing.keys import PrivateKey, PublicKey, key_hint
+from aifabric.signing.dsse import statement
+from aifabric.signing.keys import PrivateKey, PublicKey
 
 __all__ = ["MODEL_PREDICATE", "sign_model", "verify_model"]
 
@@ -38,8 +38,10 @@ MODEL_PREDICATE: Final = "https://model_signing/signature/v1.0"
 
 def sign_model(
     path: str | Path,
-    key: PrivateKey,
+    key: PrivateKey | None = None,
     *,
+    identity_token: str | None = None,
+    instance: Literal["production", "staging"] = "production",
     algorithm: Algorithm = "sha256",
     method: Method = "files",
     shard_size: int | None = None,
@@ -49,7 +51,11 @@ def sign_model(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Bundle:
-    """Hash a model and sign its manifest; the bundle is what ``model-signing`` writes as ``model.sig``."""
+    """Hash a model and sign its manifest; the bundle is what ``model-signing`` writes as ``model.sig``.
+
+    Sign with ``key`` (named by its hint, or by ``certificates`` when given), or keyless with a Sigstore OIDC
+    ``identity_token`` (needs the network and the ``sigstore`` extra).
+    """
     options: dict[str, Any] = {} if shard_size is None else {"shard_size": shard_size}
     manifest = hash_tree(
         path,
@@ -63,10 +69,8 @@ def sign_model(
     )
     subject = {"name": manifest.name, "digest": {"sha256": manifest.root_digest()}}
     predicate = {"serialization": manifest.serialization.to_json(), "resources": manifest.resources()}
-    envelope = sign_envelope(statement([subject], MODEL_PREDICATE, predicate), INTOTO_PAYLOAD_TYPE, key)
-    if certificates:
-        return Bundle(envelope, certificates=tuple(c.public_bytes(Encoding.DER) for c in certificates))
-    return Bundle(envelope, hint=key_hint(key.public_key()))
+    body = statement([subject], MODEL_PREDICATE, predicate)
+    return seal(body, key, certificates=certificates, identity_token=identity_token, instance=instance)
 
 
 def verify_model(

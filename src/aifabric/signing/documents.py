@@ -26,10 +26,11 @@ from cryptography import x509
 
 from aifabric._errors import BundleError, DigestMismatchError, VerificationError
 from aifabric.canonical import digest
+from aifabric.signing._seal import seal
 from aifabric.signing._verify import Signer, open_bundle
 from aifabric.signing.bundle import Bundle
-from aifabric.signing.dsse import INTOTO_PAYLOAD_TYPE, sign_envelope, statement
-from aifabric.signing.keys import PrivateKey, PublicKey, key_hint
+from aifabric.signing.dsse import statement
+from aifabric.signing.keys import PrivateKey, PublicKey
 from aifabric.validation import validate
 
 __all__ = [
@@ -62,21 +63,23 @@ def document_digest(doc: Mapping[str, Any]) -> str:
     return digest({k: v for k, v in doc.items() if k != SIGNATURES})["sha256"]
 
 
-def sign_document(doc: Mapping[str, Any], key: PrivateKey, *, certificates: Sequence[x509.Certificate] = ()) -> Bundle:
+def sign_document(
+    doc: Mapping[str, Any],
+    key: PrivateKey | None = None,
+    *,
+    certificates: Sequence[x509.Certificate] = (),
+    identity_token: str | None = None,
+    instance: Literal["production", "staging"] = "production",
+) -> Bundle:
     """A detached signature bundle over a valid document (validated first).
 
-    With ``certificates`` (leaf first, the leaf holding ``key``'s public key), the bundle carries the chain
-    instead of a key hint.
+    Sign with ``key`` (the bundle names it by hint, or carries ``certificates``, leaf first, when given), or
+    keyless with a Sigstore OIDC ``identity_token`` (needs the network and the ``sigstore`` extra).
     """
     validate(dict(doc))
     subject = {"name": doc["schemaURL"], "digest": {"sha256": document_digest(doc)}}
     body = statement([subject], DOCUMENT_PREDICATE, _predicate(doc["schemaURL"]))
-    envelope = sign_envelope(body, INTOTO_PAYLOAD_TYPE, key)
-    if certificates:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        return Bundle(envelope, certificates=tuple(c.public_bytes(Encoding.DER) for c in certificates))
-    return Bundle(envelope, hint=key_hint(key.public_key()))
+    return seal(body, key, certificates=certificates, identity_token=identity_token, instance=instance)
 
 
 def attach(doc: Mapping[str, Any], bundle: Bundle) -> dict[str, Any]:
