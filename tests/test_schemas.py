@@ -107,3 +107,23 @@ def test_registry_iterates_sorted_by_kind_and_version() -> None:
 def test_validation_error_is_not_raised_for_valid_meta_schema_documents() -> None:
     with pytest.raises(ValidationError):
         validate({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": 5})
+
+
+def test_an_alias_routes_another_standards_schema_url_to_the_aifabric_profile() -> None:
+    registry = Registry.default().copy()
+    registry.add({
+        "$id": f"{BASE_URI}profile/1.0.0.json",
+        "x-aifabric-aliases": ["https://other.example/spec/2.json"],
+        "$defs": {"Event": {"type": "object", "required": ["eventType"]}},
+    })
+    url = "https://other.example/spec/2.json#/$defs/Event"
+    assert url in registry
+    assert registry.resolve(url) == f"{BASE_URI}profile/1.0.0.json#/$defs/Event"
+    assert registry.info(url).kind == "profile"
+    validate({"schemaURL": url, "eventType": "START"}, registry=registry)
+    with pytest.raises(ValidationError):
+        validate({"schemaURL": url}, registry=registry)
+    registry.add({"$id": "https://other.example/spec/2.json", "$defs": {"Event": {"type": "object"}}})
+    validate({"schemaURL": url}, registry=registry)  # the real schema, once added, wins over the alias
+    with pytest.raises(SchemaError, match="must be a list"):
+        registry.add({"$id": f"{BASE_URI}bad/1.0.0.json", "x-aifabric-aliases": "x"})

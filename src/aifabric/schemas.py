@@ -27,10 +27,13 @@ import orjson
 
 from aifabric._errors import SchemaError
 
-__all__ = ["BASE_URI", "Registry", "SchemaInfo", "kind_of", "schema_url"]
+__all__ = ["ALIASES", "BASE_URI", "Registry", "SchemaInfo", "kind_of", "schema_url"]
 
 BASE_URI: Final = "https://aifabric.dev/schemas/"
 """Every aifabric schema ``$id`` starts with this; the one place it is written."""
+
+ALIASES: Final = "x-aifabric-aliases"
+"""The schema member that lists other standards' schema URLs this aifabric schema profiles."""
 
 _META_SCHEMAS: Final = frozenset(
     {
@@ -91,6 +94,7 @@ class Registry:
     def __init__(self, schemas: Iterable[Mapping[str, Any]] = ()) -> None:
         self._schemas: dict[str, SchemaInfo] = {}
         self._compiled: dict[str, Any] = {}
+        self._aliases: dict[str, str] = {}
         self._native: jsonschema_rs.Registry | None = None
         self._lock = threading.Lock()
         for schema in schemas:
@@ -121,14 +125,30 @@ class Registry:
         else:
             kind, version = sid.rsplit("/", 1)[-1].removesuffix(".json"), "0.0.0"
         info = SchemaInfo(sid, kind, version, str(schema.get("title", kind)), schema)
+        aliases = schema.get(ALIASES, [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise SchemaError(f"{sid}: {ALIASES} must be a list of schema URLs")
         with self._lock:
             self._schemas[sid] = info
+            self._aliases.update((alias.split("#", 1)[0], sid) for alias in aliases)
             self._compiled.clear()
             self._native = None
         return info
 
     def __contains__(self, url: object) -> bool:
-        return isinstance(url, str) and url.split("#", 1)[0] in self._schemas
+        return isinstance(url, str) and self.resolve(url).split("#", 1)[0] in self._schemas
+
+    def resolve(self, url: str) -> str:
+        """The URL itself, or, when another standard's schema URL is an alias, the aifabric schema that profiles it.
+
+        A schema lists the URLs it profiles under ``x-aifabric-aliases`` (OpenLineage's, for lineage events); a
+        schema added under the aliased ``$id`` itself takes precedence over the alias.
+        """
+        base, hashmark, fragment = url.partition("#")
+        target = self._aliases.get(base)
+        if target is None or base in self._schemas:
+            return url
+        return target + hashmark + fragment
 
     def __iter__(self) -> Iterator[SchemaInfo]:
         return iter(sorted(self._schemas.values(), key=lambda i: (i.kind, _version_key(i.version))))
@@ -138,6 +158,7 @@ class Registry:
 
     def info(self, url: str) -> SchemaInfo:
         """The schema a URL names; a clear error for unknown kinds and unsupported versions."""
+        url = self.resolve(url)
         found = self._schemas.get(url.split("#", 1)[0])
         if found is not None:
             return found
@@ -170,6 +191,7 @@ class Registry:
         return compiled
 
     def _compile(self, url: str) -> Any:
+        requested, url = url, self.resolve(url)
         if url.rstrip("#") not in _META_SCHEMAS:
             self.info(url)  # unknown or unsupported: a clear error before anything is compiled
         with self._lock:
@@ -193,7 +215,7 @@ class Registry:
             raise
         except (ValueError, jsonschema_rs.ReferencingError) as exc:
             raise SchemaError(f"schema {url} does not compile: {_reason(exc)}") from None
-        self._compiled[url] = compiled
+        self._compiled[requested] = compiled
         return compiled
 
 
