@@ -18,7 +18,6 @@ not them. ``--check`` regenerates everything in memory and exits 1 naming each f
 Usage:
     python tools/gen_signing_vectors.py            # write the vector files
     python tools/gen_signing_vectors.py --check    # write nothing; exit 1 if a file is stale, missing or extra
-    python tools/gen_signing_vectors.py --pending /tmp/pending && aifabric conformance vectors /tmp/pending
 """
 
 from __future__ import annotations
@@ -1233,11 +1232,8 @@ def schema_vectors() -> dict[str, Json]:
     }
 
 
-def pending_vectors() -> Json:
-    """Cases the SDK does not pass yet, kept apart so the committed suite passes; ``--pending DIR`` writes them.
-
-    Each is a requirement of the signing chapter; move a case into its file above once the SDK passes it.
-    """
+def hardening_vectors() -> Json:
+    """Statements and bundles that are signed correctly but say too much or too little: each must be refused."""
     good = sign_doc(DOCUMENT, ED1)
     chain = sign_doc(DOCUMENT, P256, certificates=[LEAF, INTERMEDIATE_CA])
     roots = certificates_pem(ROOT_CA)
@@ -1356,7 +1352,8 @@ def pending_vectors() -> Json:
             "SIG-003",
         ),
     ]
-    return vector("cases the SDK does not pass yet (kept out of the committed suite)", ["SIG-080"], cases)
+    what = "correctly signed statements and bundles that say too much or too little: each must be refused"
+    return vector(what, ["SIG-080"], cases)
 
 
 def _jcs(value: Any) -> bytes:
@@ -1378,6 +1375,7 @@ def generate() -> dict[str, str]:
         "certificates": certificate_vectors(),
         "documents": document_vectors(),
         "models": model_vectors(),
+        "hardening": hardening_vectors(),
     }
     found = {f"{OUT}/{name}.json": value for name, value in files.items()} | schema_vectors()
     return {path: json.dumps(value, indent=2, ensure_ascii=False) + "\n" for path, value in found.items()}
@@ -1388,16 +1386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any file differs")
     parser.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this checkout)")
-    parser.add_argument(
-        "--pending", type=Path, metavar="DIR", help="also write the cases the SDK fails today to DIR/pending.json"
-    )
     args = parser.parse_args(argv)
     root: Path = args.root.resolve()
-    if args.pending is not None:
-        args.pending.mkdir(parents=True, exist_ok=True)
-        (args.pending / "pending.json").write_text(
-            json.dumps(pending_vectors(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
     expected = generate()
     extra = [
         path.relative_to(root).as_posix()
