@@ -75,8 +75,15 @@ def test_a_remote_ref_is_refused_never_fetched() -> None:
 
 def test_foreign_schemas_can_be_added_to_a_copy(openlineage_registry: Registry, bench_event: dict[str, Any]) -> None:
     assert validate(bench_event, registry=openlineage_registry).schema_url.endswith("#/$defs/RunEvent")
-    with pytest.raises(SchemaError):
-        validate(bench_event)  # the default registry is untouched by the copy
+    facet = "https://openlineage.io/spec/facets/1-0-1/NominalTimeRunFacet.json"
+    assert facet in openlineage_registry
+    assert facet not in Registry.default()  # the default registry is untouched by the copy
+
+
+def test_openlineage_events_validate_against_the_aifabric_profile_by_default(bench_event: dict[str, Any]) -> None:
+    """[LIN-004] OpenLineage's schemaURL routes to the aifabric lineage profile, offline."""
+    assert Registry.default().resolve(bench_event["schemaURL"]).startswith(f"{BASE_URI}lineage-event/")
+    validate(bench_event)
 
 
 def test_a_bad_schema_is_a_schema_error() -> None:
@@ -111,11 +118,13 @@ def test_validation_error_is_not_raised_for_valid_meta_schema_documents() -> Non
 
 def test_an_alias_routes_another_standards_schema_url_to_the_aifabric_profile() -> None:
     registry = Registry.default().copy()
-    registry.add({
-        "$id": f"{BASE_URI}profile/1.0.0.json",
-        "x-aifabric-aliases": ["https://other.example/spec/2.json"],
-        "$defs": {"Event": {"type": "object", "required": ["eventType"]}},
-    })
+    registry.add(
+        {
+            "$id": f"{BASE_URI}profile/1.0.0.json",
+            "x-aifabric-aliases": ["https://other.example/spec/2.json"],
+            "$defs": {"Event": {"type": "object", "required": ["eventType"]}},
+        }
+    )
     url = "https://other.example/spec/2.json#/$defs/Event"
     assert url in registry
     assert registry.resolve(url) == f"{BASE_URI}profile/1.0.0.json#/$defs/Event"

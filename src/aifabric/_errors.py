@@ -8,6 +8,11 @@ AifabricError                 every error the SDK raises on purpose
 ├── CanonicalizationError     a value RFC 8785 cannot represent (NaN, huge integers, lone surrogates)
 ├── EnvelopeError             a CloudEvent that cannot carry, or does not carry, an aifabric document
 ├── KeyFileError              a key or certificate that cannot be read, generated or written safely
+├── TransportError            a batch of lineage events a destination did not (wholly) accept
+│   ├── RetryableTransportError   down, slow or busy: try again later
+│   └── PermanentTransportError   it will never accept them (a 4xx answer)
+├── SpoolError                a spool directory that cannot be used
+├── StoreError                a lineage store (database) that cannot be opened, read or written
 └── VerificationError         a signature that does not verify; verification raises, never returns False
     ├── BundleError           a bundle or envelope that is malformed, truncated or of an unknown version
     ├── SignatureError        a signature that does not match the signed bytes
@@ -35,9 +40,14 @@ __all__ = [
     "IdentityError",
     "KeyFileError",
     "KeyMismatchError",
+    "PermanentTransportError",
     "Problem",
+    "RetryableTransportError",
     "SchemaError",
     "SignatureError",
+    "SpoolError",
+    "StoreError",
+    "TransportError",
     "ValidationError",
     "VerificationError",
 ]
@@ -183,3 +193,49 @@ class IdentityError(VerificationError):
     """A valid signature by someone other than the expected identity or issuer."""
 
     code = "AIF-VERIFY-IDENTITY"
+
+
+class TransportError(AifabricError):
+    """A batch the destination did not (wholly) accept.
+
+    Attributes:
+        delivered: how many events at the start of the batch did arrive.
+        retry_after: seconds the destination asked to wait before retrying, when it said.
+        detail: more for the log (a response body excerpt), when there is any.
+    """
+
+    code = "AIF-TRANSPORT"
+    retryable = False
+
+    def __init__(
+        self, message: str, *, delivered: int = 0, retry_after: float | None = None, detail: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.delivered = delivered
+        self.retry_after = retry_after
+        self.detail = detail
+
+
+class RetryableTransportError(TransportError):
+    """The destination is down, slow or busy: try the rest of the batch again later."""
+
+    code = "AIF-TRANSPORT-RETRY"
+    retryable = True
+
+
+class PermanentTransportError(TransportError):
+    """The destination will never accept the rest of the batch (a 4xx answer, an event it cannot carry)."""
+
+    code = "AIF-TRANSPORT-PERMANENT"
+
+
+class SpoolError(AifabricError):
+    """A spool directory that cannot be used (no free lane, not writable)."""
+
+    code = "AIF-SPOOL"
+
+
+class StoreError(AifabricError):
+    """The lineage store cannot be opened, read or written (the database, not the input, is at fault)."""
+
+    code = "AIF-STORE"
