@@ -19,7 +19,16 @@ demo: $(STAMP)
 	$(BIN)/aifabric validate examples conformance/vectors
 	$(BIN)/aifabric conformance vectors --report $(OUT)/conformance-report.json
 	$(BIN)/aifabric validate $(OUT)/conformance-report.json
-	@echo "The conformance report is in $(OUT)/conformance-report.json"
+	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	url=http://127.0.0.1:$$port; rm -f $(OUT)/lineage.sqlite*; \
+	$(BIN)/aifabric serve collector --port $$port --db $(OUT)/lineage.sqlite > $(OUT)/collector.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null' EXIT; \
+	for i in $$(seq 100); do $(BIN)/aifabric lineage tail -n 1 --url $$url > /dev/null 2>&1 && break; sleep 0.1; done; \
+	echo "+ aifabric lineage emit examples/lineage-events.jsonl (to the reference collector at $$url)"; \
+	$(BIN)/aifabric lineage emit examples/lineage-events.jsonl --url $$url && \
+	echo "+ aifabric lineage graph churn-classifier --depth 2" && \
+	$(BIN)/aifabric lineage graph churn-classifier --depth 2 --url $$url
+	@echo "The conformance report is in $(OUT)/conformance-report.json; lineage events in $(OUT)/lineage.sqlite"
 
 ## test: lint, type-check, spec lint, schema compatibility, vector and docs drift, strict docs build, then pytest
 test: lint typecheck speclint compat vectors-check docs-check pytest

@@ -66,6 +66,8 @@ __all__ = [
     "FsyncPolicy",
     "HttpConfig",
     "HttpMode",
+    "KafkaConfig",
+    "NatsConfig",
     "TransportConfig",
     "default_spool_dir",
     "transport_config",
@@ -97,7 +99,7 @@ ENV_VARS: Final = {
 """The environment variables read when no configuration file is found, with what each sets."""
 
 _FILE_NAME: Final = "aifabric.yml"
-_TYPES: Final = ("console", "file", "http", "composite")
+_TYPES: Final = ("console", "file", "http", "composite", "nats", "kafka")
 
 
 def default_spool_dir() -> Path:
@@ -145,7 +147,33 @@ class CompositeConfig:
     mode: Literal["all", "first"] = "all"
 
 
-TransportConfig = ConsoleConfig | FileConfig | HttpConfig | CompositeConfig
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NatsConfig:
+    """Publish events to NATS JetStream as CloudEvents (the ``nats`` extra)."""
+
+    servers: tuple[str, ...]
+    subject: str
+    stream: str | None = None
+    mode: Literal["structured", "binary"] = "structured"
+    timeout: float = 5.0
+    credentials: str | None = None
+    token: str | None = field(default=None, repr=False)
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KafkaConfig:
+    """Produce events to a Kafka topic as CloudEvents (the ``kafka`` extra)."""
+
+    bootstrap_servers: str
+    topic: str
+    mode: Literal["structured", "binary"] = "structured"
+    timeout: float = 10.0
+    properties: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+TransportConfig = ConsoleConfig | FileConfig | HttpConfig | CompositeConfig | NatsConfig | KafkaConfig
 """Any transport's configuration."""
 
 
@@ -356,6 +384,8 @@ def transport_config(block: Any, *, source: str = "<config>", pointer: str = "/t
         )
     elif kind == "http":
         result = _http_config(section)
+    elif kind in ("nats", "kafka"):
+        result = _stream_config(section, kind)
     else:
         children = section.get("transports")
         if isinstance(children, Mapping):
@@ -420,6 +450,41 @@ def _http_config(section: _Section) -> HttpConfig:
         api_key_header=header,
         headers=headers,
         verify=verify,
+    )
+
+
+def _stream_config(section: _Section, kind: str) -> NatsConfig | KafkaConfig:
+    mode = section.choice("mode", "structured", ("structured", "binary"))
+    if kind == "kafka":
+        servers, topic = section.string("bootstrapServers", None), section.string("topic", None)
+        if servers is None or topic is None:
+            raise section.error("topic" if servers else "bootstrapServers", "is required for the kafka transport")
+        extra = section.section("properties")
+        properties = {k: v for k in list(extra.data) if (v := extra.string(k, None)) is not None} if extra else {}
+        return KafkaConfig(
+            bootstrap_servers=servers,
+            topic=topic,
+            mode=mode,
+            timeout=section.number("timeout", 10.0),
+            properties=properties,
+        )
+    found = section.get("servers")
+    names = [found] if isinstance(found, str) else found
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise section.error("servers", "is required for the nats transport: a URL or a list of URLs")
+    subject = section.string("subject", None)
+    if subject is None:
+        raise section.error("subject", "is required for the nats transport")
+    return NatsConfig(
+        servers=tuple(names),
+        subject=subject,
+        stream=section.string("stream", None),
+        mode=mode,
+        timeout=section.number("timeout", 5.0),
+        credentials=section.string("credentials", None),
+        token=section.string("token", None),
+        user=section.string("user", None),
+        password=section.string("password", None),
     )
 
 

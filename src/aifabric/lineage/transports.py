@@ -53,6 +53,8 @@ from aifabric.lineage.config import (
     FileConfig,
     HttpConfig,
     HttpMode,
+    KafkaConfig,
+    NatsConfig,
     TransportConfig,
 )
 
@@ -462,6 +464,12 @@ def transport_from_config(config: TransportConfig, *, registry: Registry | None 
         return FileTransport(config.path, max_bytes=config.max_bytes, backups=config.backups, fsync=config.fsync)
     if isinstance(config, ConsoleConfig):
         return ConsoleTransport(stream=config.stream)
+    if isinstance(config, NatsConfig | KafkaConfig):
+        from aifabric.lineage._streams import KafkaTransport, NatsTransport
+
+        if isinstance(config, NatsConfig):
+            return NatsTransport.from_config(config, registry=registry)
+        return KafkaTransport.from_config(config, registry=registry)
     if isinstance(config, CompositeConfig):
         children = [transport_from_config(c, registry=registry) for c in config.transports]
         return CompositeTransport(children, mode=config.mode)
