@@ -60,11 +60,12 @@ docs-check: $(STAMP)
 pytest: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
-## system-deps: PostgreSQL for the collector's store tests (they skip, saying why, where it cannot be installed)
+## system-deps: PostgreSQL (the collector's store) and nats-server (the NATS transport), started by the tests;
+## where they cannot be installed, their tests skip and say why
 system-deps:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] \
-		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
-		|| echo "PostgreSQL is not installed and cannot be: its tests will skip"
+	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v nats-server; } >/dev/null 2>&1 || { command -v apt-get \
+		>/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install \
+		-y -qq postgresql nats-server >/dev/null; } || echo "PostgreSQL or nats-server cannot be installed: their tests will skip"
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

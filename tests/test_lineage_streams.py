@@ -55,7 +55,7 @@ class NatsServer:
         self.start()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(  # noqa: S603 - a fixed binary and our own arguments
+        self.proc = subprocess.Popen(
             [str(NATS_SERVER), "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(self.store)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -228,7 +228,10 @@ def test_nats_unreachable_server_is_retryable(openlineage_registry: Registry) ->
 
 @pytest.mark.slow
 def test_emitter_delivers_1000_events_exactly_once_across_a_server_restart(
-    nats_server: NatsServer, nats_transport: Callable[..., NatsTransport], tmp_path: Path, openlineage_registry: Registry
+    nats_server: NatsServer,
+    nats_transport: Callable[..., NatsTransport],
+    tmp_path: Path,
+    openlineage_registry: Registry,
 ) -> None:
     transport = nats_transport()
     config = EmitterConfig(spool_dir=tmp_path / "spool", backoff_initial=0.05, backoff_max=0.3, batch_size=50)
@@ -330,8 +333,9 @@ def test_kafka_broker_receives_events_in_order(kafka_transport: Callable[..., Ka
         deadline = time.monotonic() + 20
         while len(got) < len(batch) and time.monotonic() < deadline:
             msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                got.append(orjson.loads(msg.value()))
+            value = msg.value() if msg is not None and msg.error() is None else None
+            if value is not None:
+                got.append(orjson.loads(value))
     finally:
         consumer.close()
     assert sorted(got, key=lambda d: d["job"]["name"]) == [orjson.loads(b) for b in batch]

@@ -596,7 +596,7 @@ def test_transports_are_built_from_openlineage_shaped_blocks(tmp_path: Path, ser
 @pytest.mark.parametrize(
     ("block", "pointer", "words"),
     [
-        ({"type": "kafka"}, "/transport/type", "must be one of console, file, http, composite"),
+        ({"type": "nope"}, "/transport/type", "must be one of console, file, http, composite, nats, kafka"),
         ({"type": "http"}, "/transport/url", "is required"),
         ({"type": "http", "url": "localhost:5000"}, "/transport/url", "must start with http"),
         ({"type": "http", "url": "http://x", "timeout": -1}, "/transport/timeout", "positive number"),

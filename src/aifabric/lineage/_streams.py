@@ -200,16 +200,18 @@ class NatsTransport:
             return None
 
         try:
-            self._nc = await nats.connect(
+            connecting = nats.connect(
                 self.servers,
                 connect_timeout=max(1, round(self._connect_timeout)),
                 allow_reconnect=False,
-                max_reconnect_attempts=0,
+                max_reconnect_attempts=1,  # 0 would retry the first connect for ever
+                reconnect_time_wait=0,
                 error_cb=quiet,
                 disconnected_cb=quiet,
                 closed_cb=quiet,
                 **self._auth,
             )
+            self._nc = await asyncio.wait_for(connecting, self._connect_timeout * (len(self.servers) + 1))
         except Exception as exc:  # noqa: BLE001 - nats-py raises OSError, its own errors and asyncio's
             raise RetryableTransportError(f"cannot connect to {self._where()}: {_reason(exc)}", delivered=0) from None
         self._js = self._nc.jetstream(timeout=self._timeout)
