@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,27 +22,10 @@ import referencing
 import rfc8785
 
 import aifabric
-from _timing import median_wall
+from _timing import median_wall, rate
 from aifabric.schemas import Registry
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def rate(fn: Callable[[], Any], seconds: float) -> float:
-    """Calls per second of ``fn``, best of three rounds of about ``seconds / 3`` each."""
-    best = 0.0
-    for _ in range(3):
-        n, start = 0, time.perf_counter()
-        deadline = start + seconds / 3
-        while True:
-            for _ in range(10):
-                fn()
-            n += 10
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        best = max(best, n / (now - start))
-    return best
 
 
 def main() -> int:

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 import aifabric
+from _timing import rate
 from aifabric.lineage.config import EmitterConfig
 from aifabric.lineage.emitter import Emitter, dataset, run_event
 from aifabric.lineage.transports import HttpTransport
@@ -60,20 +61,8 @@ _RECEIVER = textwrap.dedent(
 
 
 def best_per_call(fn: Callable[[], Any], seconds: float) -> float:
-    """Seconds per call of ``fn``, best of three rounds of about ``seconds / 3`` each."""
-    best = float("inf")
-    for _ in range(3):
-        n, start = 0, time.perf_counter()
-        deadline = start + seconds / 3
-        while True:
-            for _ in range(10):
-                fn()
-            n += 10
-            now = time.perf_counter()
-            if now >= deadline:
-                break
-        best = min(best, (now - start) / n)
-    return best
+    """Seconds per call of ``fn``: the best of three rounds."""
+    return 1 / rate(fn, seconds)
 
 
 # --- (a) the same event, built both ways -----------------------------------------------------------------
