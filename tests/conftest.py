@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -97,3 +99,16 @@ def inline_refs(url: str) -> dict[str, Any]:
     if "#" in url:
         bundled = {"$defs": bundled["$defs"], "$ref": "#" + url.split("#", 1)[1]}
     return bundled
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    """The ``pattern`` keyword with ECMA-262's ``$``, which (unlike Python's) never matches before a final newline."""
+    if validator.is_type(instance, "string"):
+        if pattern.endswith("$") and not pattern.endswith("\\$"):
+            pattern = pattern[:-1] + r"\Z"
+        if not re.search(pattern, instance):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+EcmaReference = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})  # type: ignore[no-untyped-call]
+"""The reference ``jsonschema`` validator, with JSON Schema's ECMA-262 reading of ``pattern``."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from typing import Any
 
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 from aifabric import DocumentError, Registry, SchemaError, ValidationError, schema_url, validate
 from aifabric.conformance import default_vectors_dir, load_vector_file
 from aifabric.validation import MAX_DEPTH, load_documents, problems
-from tests.conftest import inline_refs
+from tests.conftest import EcmaReference, inline_refs
 from tests.strategies import from_schema
 
 REPORT = schema_url("conformance-report")
@@ -210,20 +209,8 @@ def _reference_registry() -> referencing.Registry[Any]:
     return referencing.Registry().with_resources(resources)
 
 
-def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
-    """The ``pattern`` keyword with ECMA-262's ``$``, which (unlike Python's) never matches before a final newline."""
-    if validator.is_type(instance, "string"):
-        if pattern.endswith("$") and not pattern.endswith("\\$"):
-            pattern = pattern[:-1] + r"\Z"
-        if not re.search(pattern, instance):
-            yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-_Reference = jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _ecma_pattern})  # type: ignore[no-untyped-call]
-
-
 def _reference_verdict(value: Any, url: str) -> bool:
-    validator = _Reference(
+    validator = EcmaReference(
         {"$ref": url},
         registry=_reference_registry(),
         format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,

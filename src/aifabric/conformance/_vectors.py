@@ -240,6 +240,16 @@ def _verify(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]
         raise _Skip(f"this case needs a module that is not installed: {exc.name}") from None
 
 
+def _lifecycle(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+    """Check a sequence of lineage events against the run lifecycle rules (a finished run unless told otherwise)."""
+    from aifabric.lineage._profile import lifecycle_problems
+
+    problems = lifecycle_problems(case.data, finished=vector.finished is not False)
+    if problems:
+        return False, "rejected: " + "; ".join(str(p) for p in problems)
+    return True, "accepted"
+
+
 def _base64(text: str) -> bytes:
     """Decode base64 in the standard or the URL-safe alphabet, padding optional (common#/$defs/base64)."""
     normal = text.replace("-", "+").replace("_", "/")
@@ -251,6 +261,7 @@ _OPERATIONS: dict[str, Callable[[ConformanceVectorFile, VectorCase], tuple[bool,
     "canonicalize": _canonicalize,
     "envelope": _envelope,
     "verify": _verify,
+    "lifecycle": _lifecycle,
 }
 
 

@@ -32,7 +32,7 @@ Outcome = Literal["passed", "failed", "skipped", "error"]
 _PEM: Final = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
 _BASE64: Final = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
 _REPORT: Final = "https://aifabric.dev/schemas/conformance-report/1.0.0.json"
-_VECTOR: Final = "https://aifabric.dev/schemas/conformance-vector/1.1.0.json"
+_VECTOR: Final = "https://aifabric.dev/schemas/conformance-vector/1.2.0.json"
 
 
 class VectorCase(_Model):
@@ -52,18 +52,20 @@ class VectorCase(_Model):
 
 
 class ConformanceVectorFile(_Model):
-    """A file of cases for one behaviour of the standard (conformance-vector 1.0.0 or 1.1.0)."""
+    """A file of cases for one behaviour of the standard (conformance-vector 1.0.0, 1.1.0 or 1.2.0)."""
 
     SCHEMA_URL: ClassVar[str] = _VECTOR
 
     schema_url: Literal[
         "https://aifabric.dev/schemas/conformance-vector/1.0.0.json",
         "https://aifabric.dev/schemas/conformance-vector/1.1.0.json",
+        "https://aifabric.dev/schemas/conformance-vector/1.2.0.json",
     ] = Field(default=_VECTOR, alias="schemaURL")
     description: str = Field(min_length=1)
     spec: list[RequirementId] = Field(min_length=1)
-    operation: Literal["validate", "canonicalize", "envelope", "verify"]
+    operation: Literal["validate", "canonicalize", "envelope", "verify", "lifecycle"]
     schema_: str | None = Field(default=None, alias="schema", pattern=r"^https?://")
+    finished: bool | None = None
     cases: list[VectorCase] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -77,6 +79,14 @@ class ConformanceVectorFile(_Model):
                 problem = _verify_data_problem(case.data)
                 if problem is not None:
                     raise ValueError(f"case {n}: data {problem}")
+        if self.operation == "lifecycle":
+            if not self.schema_url.endswith("/1.2.0.json"):
+                raise ValueError("the lifecycle operation needs conformance-vector 1.2.0")
+            for n, case in enumerate(self.cases):
+                if not (isinstance(case.data, list) and all(isinstance(event, dict) for event in case.data)):
+                    raise ValueError(f"case {n}: data is not an array of objects")
+        elif self.finished is not None and not self.schema_url.endswith("/1.2.0.json"):
+            raise ValueError("the member finished needs conformance-vector 1.2.0")
         return self
 
 
