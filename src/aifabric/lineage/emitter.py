@@ -47,7 +47,7 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, replace
 from time import monotonic
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, Protocol, TypeVar, cast
 
 import orjson
 
@@ -87,6 +87,12 @@ ERROR_MESSAGE_FACET_URL: Final = (
 PARENT_RUN_FACET_URL: Final = "https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet"
 
 _log = logging.getLogger("aifabric.lineage")
+
+
+class _Typed(Protocol):
+    def to_json(self) -> dict[str, Any]: ...
+
+
 _NOWHERE: Final = Position(0, 0)
 _MAX_REASONS: Final = 32
 _OTHER: Final = "other reasons"
@@ -241,11 +247,12 @@ class Emitter:
 
     # --- emitting --------------------------------------------------------------------------------------
 
-    def emit(self, event: Mapping[str, Any], *, wait: float | None = None) -> EmitResult | None:
+    def emit(self, event: Mapping[str, Any] | _Typed, *, wait: float | None = None) -> EmitResult | None:
         """Queue one event for delivery; returns ``None`` once it is queued, unless ``wait`` is given.
 
         Args:
-            event: an OpenLineage event (RunEvent, DatasetEvent or JobEvent) as a dict.
+            event: an OpenLineage event (RunEvent, DatasetEvent or JobEvent) as a dict, or as one of the typed
+                models of :mod:`aifabric.models.lineage` (which checks it against the profile on the way).
             wait: seconds to wait for the transport to accept it; the result then says whether it did.
 
         Returns:
@@ -257,6 +264,8 @@ class Emitter:
             SchemaError: the event names no schema the registry knows.
             DocumentError: the event is not JSON, or is larger than ``max_event_bytes`` of canonical JSON.
         """
+        if not isinstance(event, Mapping):
+            event = event.to_json()
         data = self._serialize(event)
         if self._validator is not None:
             self._validator(event)
