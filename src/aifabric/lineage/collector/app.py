@@ -644,13 +644,19 @@ def start(
         StoreError: the store cannot be opened.
         OSError: the address cannot be bound.
     """
+    return CollectorServer(*_open(store, host, port, registry=registry, max_body=max_body, lifecycle=lifecycle))
+
+
+def _open(
+    store: Store | str | Path, host: str, port: int, *, registry: Registry | None, max_body: int, lifecycle: bool
+) -> tuple[Collector, socket.socket]:
+    """The collector and its bound socket; the store is closed again when the address cannot be bound."""
     collector = _collector(store, registry=registry, max_body=max_body, lifecycle=lifecycle)
     try:
-        sock = _bind(host, port)
+        return collector, _bind(host, port)
     except OSError:
         collector.close()
         raise
-    return CollectorServer(collector, sock)
 
 
 def serve(
@@ -669,12 +675,7 @@ def serve(
         StoreError: the store cannot be opened.
         OSError: the address cannot be bound.
     """
-    collector = _collector(store, registry=registry, max_body=max_body, lifecycle=lifecycle)
-    try:
-        sock = _bind(host, port)
-    except OSError:
-        collector.close()
-        raise
+    collector, sock = _open(store, host, port, registry=registry, max_body=max_body, lifecycle=lifecycle)
     url = _url(sock)
 
     async def main() -> None:
