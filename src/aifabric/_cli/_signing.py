@@ -147,7 +147,7 @@ def register(app: typer.Typer, keys_app: typer.Typer, *, fail: Callable[[str, in
             }
             doc = _document_or_none(path, kind)
             if doc is not None:
-                source = bundle.read_bytes() if bundle else _default_bundle(path, ".sigstore.json", optional=True)
+                source = bundle.read_bytes() if bundle else _beside(path, ".sigstore.json")
                 result = documents.verify_document(doc, source, **policy)
                 report |= {"kind": "document", "digest": {"sha256": result.digest}, "signer": _signer(result.signer)}
             else:
@@ -262,11 +262,10 @@ def _document_or_none(path: Path, kind: str) -> dict[str, Any] | None:
     return None
 
 
-def _default_bundle(path: Path, suffix: str, *, optional: bool) -> bytes | None:
+def _beside(path: Path, suffix: str) -> bytes | None:
+    """The bundle written beside ``path`` (``PATH<suffix>``), or None when there is none."""
     candidate = path.with_name(path.name + suffix)
-    if candidate.exists():
-        return candidate.read_bytes()
-    return None if optional else candidate.read_bytes()
+    return candidate.read_bytes() if candidate.exists() else None
 
 
 def _inside(bundle: Path | None, model: Path) -> list[str]:

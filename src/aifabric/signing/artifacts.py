@@ -130,7 +130,7 @@ def verify_model(
         )
     except DocumentError as exc:
         raise DigestMismatchError(
-            f"the model cannot be hashed as it was signed: {exc}", changed=[exc.source or ""]
+            f"the model cannot be hashed as it was signed: {exc.reason}", changed=[_relative(exc.source, path)]
         ) from None
     changed, added, missing = local.diff(signed)
     if changed or added or missing:
@@ -138,3 +138,11 @@ def verify_model(
             "the model differs from what was signed", changed=changed, added=added, missing=missing
         )
     return local
+
+
+def _relative(source: str | None, root: str | Path) -> str:
+    """A path the hasher refused, relative to the model when it lies inside it."""
+    try:
+        return Path(source or "").relative_to(root).as_posix()
+    except ValueError:
+        return source or str(root)
