@@ -43,7 +43,7 @@ from aifabric._cli._lineage import register
 from aifabric.lineage.collector import CollectorServer, Store, StoreError, open_store, start
 from aifabric.lineage.collector.store import record_of
 from aifabric.schemas import Registry
-from tests.conftest import shared
+from tests.conftest import free_port, shared
 
 RUN_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 DATASET_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/DatasetEvent"
@@ -679,82 +679,6 @@ def test_arbitrary_binary_mode_cloudevents_never_get_a_500(
 # --- the store on its own, SQLite and PostgreSQL ---------------------------------------------------------------
 
 
-def _pg_binaries() -> Path | None:
-    found = [p for p in Path("/usr/lib/postgresql").glob("*/bin/initdb") if p.parts[4].isdigit()]
-    if found:
-        return max(found, key=lambda p: int(p.parts[4])).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).resolve().parent if initdb else None
-
-
-def _has_user(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on a free loopback port: its superuser DSN (without a database)."""
-    binaries = _pg_binaries()
-    if binaries is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql): no initdb under /usr/lib/postgresql")
-    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'aifabric[postgres]')")
-    as_root = os.geteuid() == 0
-    if as_root and (shutil.which("runuser") is None or not _has_user("postgres")):
-        pytest.skip(
-            "running as root, and PostgreSQL refuses root: needs runuser and the postgres user the package makes"
-        )
-    folder = Path(tempfile.mkdtemp(prefix="aifabric-pg-"))  # not tmp_path: the postgres user must reach it as root
-    data = folder / "data"
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [str(binaries / args[0]), *args[1:]]
-        if as_root:  # PostgreSQL refuses to run as root: run it as the postgres user the package made
-            command = ["runuser", "-u", "postgres", "--", *command]
-        return subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
-
-    if as_root:
-        shutil.chown(folder, "postgres")
-    port = _free_port()
-    try:
-        run("initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--no-locale")
-        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {folder} -c fsync=off -c full_page_writes=off"
-        run("pg_ctl", "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "-t", "60", "start")
-    except (subprocess.CalledProcessError, OSError) as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        output = getattr(exc, "stderr", "") or str(exc)
-        pytest.fail(f"cannot start PostgreSQL: {output}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}"
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def postgres_dsn(postgres_server: str) -> str:
-    """A fresh database in the session's cluster."""
-    import psycopg
-
-    name = "t" + uuid.uuid4().hex
-    with psycopg.connect(postgres_server + "/postgres", autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return f"{postgres_server}/{name}"
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
@@ -815,7 +739,7 @@ def test_a_store_that_cannot_be_opened_is_a_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="file path"):
         open_store(":memory:")
     with pytest.raises(StoreError, match="PostgreSQL"):
-        open_store(f"postgresql://nobody@127.0.0.1:{_free_port()}/none?connect_timeout=2")
+        open_store(f"postgresql://nobody@127.0.0.1:{free_port()}/none?connect_timeout=2")
 
 
 @pytest.mark.postgres
@@ -898,7 +822,7 @@ def test_cli_emit_tail_and_graph(server: CollectorServer, tmp_path: Path) -> Non
 
 
 def test_cli_reports_an_unreachable_collector_and_usage_errors(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     (tmp_path / "e.json").write_text(json.dumps(run_event("START", new_run())))
     for args in (["lineage", "emit", str(tmp_path / "e.json")], ["lineage", "tail"], ["lineage", "graph", "x"]):
         result = invoke(*args, "--url", url)

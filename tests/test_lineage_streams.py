@@ -24,19 +24,13 @@ from aifabric.lineage.config import EmitterConfig, KafkaConfig, NatsConfig, tran
 from aifabric.lineage.emitter import Emitter, run_event
 from aifabric.lineage.transports import PermanentTransportError, RetryableTransportError, transport_from_config
 from aifabric.schemas import Registry
+from tests.conftest import free_port
 
 nats = pytest.importorskip("nats", reason="the nats extra (nats-py) is not installed")
 from aifabric.lineage._streams import KafkaTransport, NatsTransport  # noqa: E402
 
 NATS_SERVER = shutil.which("nats-server")
 STREAM = "LINEAGE"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _events(n: int, job: str = "job") -> list[bytes]:
@@ -49,7 +43,7 @@ class NatsServer:
     def __init__(self, store: Path) -> None:
         assert NATS_SERVER is not None
         self.store = store
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"nats://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
@@ -218,7 +212,7 @@ def test_nats_server_down_is_retryable_and_delivery_resumes(
 
 
 def test_nats_unreachable_server_is_retryable(openlineage_registry: Registry) -> None:
-    transport = NatsTransport(f"nats://127.0.0.1:{_free_port()}", "lineage.x", registry=openlineage_registry)
+    transport = NatsTransport(f"nats://127.0.0.1:{free_port()}", "lineage.x", registry=openlineage_registry)
     try:
         with pytest.raises(RetryableTransportError, match="cannot connect"):
             transport.send(_events(1))
@@ -303,7 +297,7 @@ def test_kafka_messages_parse_with_the_sdk_kafka_binding(
 
 
 def test_kafka_unreachable_broker_is_retryable_quickly(kafka_transport: Callable[..., KafkaTransport]) -> None:
-    transport = kafka_transport(f"127.0.0.1:{_free_port()}", timeout=1.0)
+    transport = kafka_transport(f"127.0.0.1:{free_port()}", timeout=1.0)
     started = time.monotonic()
     with pytest.raises(RetryableTransportError) as caught:
         transport.send(_events(3))

@@ -37,6 +37,7 @@ from aifabric.lineage.transports import (
     transport_from_config,
 )
 from aifabric.schemas import Registry
+from tests.conftest import free_port
 
 
 @dataclass
@@ -228,13 +229,6 @@ def _events(n: int, job: str = "job") -> list[bytes]:
     return [orjson.dumps(run_event("OTHER", "tests", f"{job}-{i}")) for i in range(n)]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 # --- HTTP: the OpenLineage API -----------------------------------------------------------------------------
 
 
@@ -336,7 +330,7 @@ def test_http_a_slow_server_times_out_retryably(server: LineageServer, http: Cal
 
 def test_http_connection_refused_is_retryable(http: Callable[..., HttpTransport]) -> None:
     with pytest.raises(RetryableTransportError, match="cannot reach"):
-        http(f"http://127.0.0.1:{_free_port()}", timeout=1).send(_events(1))
+        http(f"http://127.0.0.1:{free_port()}", timeout=1).send(_events(1))
 
 
 def test_http_reconnects_when_the_server_restarted_between_batches(
@@ -530,7 +524,7 @@ def test_composite_all_fails_permanently_only_when_nobody_can_retry(
         both.send(_events(1))
     both.close()
     server.fail(1, 400)
-    three = CompositeTransport([http(server.url), http(f"http://127.0.0.1:{_free_port()}")])
+    three = CompositeTransport([http(server.url), http(f"http://127.0.0.1:{free_port()}")])
     with pytest.raises(RetryableTransportError):
         three.send(_events(1))
 
@@ -539,7 +533,7 @@ def test_composite_first_falls_back_in_order(
     tmp_path: Path, server: LineageServer, http: Callable[..., HttpTransport]
 ) -> None:
     path = tmp_path / "fallback.jsonl"
-    down = http(f"http://127.0.0.1:{_free_port()}", timeout=1)
+    down = http(f"http://127.0.0.1:{free_port()}", timeout=1)
     first = CompositeTransport([down, FileTransport(path)], mode="first")
     first.send(_events(2))
     first.close()

@@ -19,7 +19,9 @@ AifabricError                 every error the SDK raises on purpose
     ├── KeyMismatchError      a bundle made with another key than the one given
     ├── DigestMismatchError   content that differs from what was signed; ``changed``/``added``/``missing``
     ├── CertificateError      a certificate chain, timestamp or log entry the trust root does not vouch for
-    └── IdentityError         a valid signature by someone other than the expected identity or issuer
+    ├── IdentityError         a valid signature by someone other than the expected identity or issuer
+    ├── ProofError            a Merkle proof or checkpoint that is malformed or does not lead to its root hash
+    └── DivergenceError       an audit log that differs from a checkpoint; ``index`` is the first entry that does
 ```
 
 Each class has a stable ``code`` that tools may match on; messages are for people.
@@ -35,6 +37,7 @@ __all__ = [
     "CanonicalizationError",
     "CertificateError",
     "DigestMismatchError",
+    "DivergenceError",
     "DocumentError",
     "EnvelopeError",
     "IdentityError",
@@ -42,6 +45,7 @@ __all__ = [
     "KeyMismatchError",
     "PermanentTransportError",
     "Problem",
+    "ProofError",
     "RetryableTransportError",
     "SchemaError",
     "SignatureError",
@@ -193,6 +197,22 @@ class IdentityError(VerificationError):
     """A valid signature by someone other than the expected identity or issuer."""
 
     code = "AIF-VERIFY-IDENTITY"
+
+
+class ProofError(VerificationError):
+    """A Merkle proof or checkpoint that is malformed or does not lead to its root hash."""
+
+    code = "AIF-VERIFY-PROOF"
+
+
+class DivergenceError(VerificationError):
+    """An audit log that differs from a checkpoint; ``index`` is the first entry where it does."""
+
+    code = "AIF-VERIFY-DIVERGENCE"
+
+    def __init__(self, message: str, *, index: int) -> None:
+        self.index = index
+        super().__init__(message)
 
 
 class TransportError(AifabricError):

@@ -1,7 +1,7 @@
 r"""RFC 8785 JSON Canonicalization Scheme (JCS) and digests over canonical bytes.
 
-The common case (no floats, no nulls, ASCII-ish keys) is serialised by orjson with sorted keys, which is
-byte-identical to JCS for such documents; anything else takes an exact pure-Python path. Both paths are
+The common case (no integral or exponent floats, no nulls, ASCII-ish keys) is serialised by orjson with sorted
+keys, which is byte-identical to JCS for such documents; anything else takes an exact pure-Python path. Both paths are
 proven identical to the ``rfc8785`` reference package by property tests.
 
 Examples:
@@ -31,8 +31,8 @@ _MAX_DEPTH: Final = 500
 _OPTS: Final = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
 _HIGH: Final = re.compile(rb"[\xee-\xf4]")  # UTF-8 lead bytes of U+E000 and above: UTF-16 order may differ
 _STRUCT: Final = frozenset(b":,[")
-_DIGITS: Final = frozenset(b"0123456789")
-_FRACTION: Final = re.compile(rb"\.[0-9]+[e,\]}]")
+_DIGITS: Final = frozenset(b"0123456789.")
+_INTEGRAL: Final = re.compile(rb"\.0[,\]}]")  # orjson writes 1.0 where JCS writes 1
 _EXPONENT: Final = re.compile(rb"e[+-][0-9]+[,\]}]")
 _NULL: Final = re.compile(rb"null[,\]}]")
 
@@ -64,12 +64,13 @@ def digest(value: Any, algorithm: str = "sha256") -> dict[str, str]:
 
 
 def _has_special_token(out: bytes) -> bool:
-    """Whether orjson's output may hold a float or a null token (NaN becomes null there) outside strings.
+    """Whether orjson's output may hold a token JCS writes otherwise: an integral float, an exponent or a null.
 
+    orjson writes other floats with the same shortest round-trip digits as ECMAScript, and NaN as null.
     A number or literal token always sits between one of ``:,[`` and one of ``,]}`` in compact output.
     The same bytes may occur inside a string too, which only sends the document down the exact path.
     """
-    for match in _FRACTION.finditer(out):
+    for match in _INTEGRAL.finditer(out):
         if _token_starts(out, match.start()):
             return True
     for match in _EXPONENT.finditer(out):
@@ -79,7 +80,7 @@ def _has_special_token(out: bytes) -> bool:
 
 
 def _token_starts(out: bytes, i: int) -> bool:
-    """Whether the digits before ``out[i]`` begin a number token (an optional minus after ``:,[``)."""
+    """Whether the digits (and a point) before ``out[i]`` begin a number token (an optional minus after ``:,[``)."""
     start = i
     while out[start - 1] in _DIGITS:
         start -= 1
