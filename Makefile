@@ -60,16 +60,20 @@ docs-check: $(STAMP)
 pytest: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
-## system-deps: PostgreSQL (the collector's store) and nats-server (the NATS transport), started by the tests;
-## where they cannot be installed, their tests skip and say why
+## system-deps: PostgreSQL (the collector's and the audit log's store), nats-server (the NATS transport) and Go
+## with golang.org/x/mod (the peer that checks audit checkpoints and proofs), used by the tests; where they cannot
+## be installed, their tests skip and say why
 system-deps:
-	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v nats-server; } >/dev/null 2>&1 || { command -v apt-get \
-		>/dev/null && [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install \
-		-y -qq postgresql nats-server >/dev/null; } || echo "PostgreSQL or nats-server cannot be installed: their tests will skip"
+	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v nats-server && command -v go \
+		&& test -d /usr/share/gocode/src/golang.org/x/mod; } >/dev/null 2>&1 || { command -v apt-get >/dev/null \
+		&& [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends postgresql nats-server golang-go golang-golang-x-mod-dev >/dev/null; } \
+		|| echo "PostgreSQL, nats-server or Go cannot be installed: their tests will skip"
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/python benchmarks/bench_foundation.py
+	$(BIN)/python benchmarks/bench_audit.py
 
 clean:
 	rm -rf $(VENV) $(OUT) site dist build .mypy_cache .ruff_cache .pytest_cache .hypothesis

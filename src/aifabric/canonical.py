@@ -70,13 +70,11 @@ def _has_special_token(out: bytes) -> bool:
     A number or literal token always sits between one of ``:,[`` and one of ``,]}`` in compact output.
     The same bytes may occur inside a string too, which only sends the document down the exact path.
     """
-    for match in _INTEGRAL.finditer(out):
-        if _token_starts(out, match.start()):
-            return True
-    for match in _EXPONENT.finditer(out):
-        if _token_starts(out, match.start()):
-            return True
-    return any(out[m.start() - 1] in _STRUCT for m in _NULL.finditer(out))
+    if b".0" in out and any(_token_starts(out, m.start()) for m in _INTEGRAL.finditer(out)):
+        return True
+    if (b"e-" in out or b"e+" in out) and any(_token_starts(out, m.start()) for m in _EXPONENT.finditer(out)):
+        return True
+    return b"null" in out and any(out[m.start() - 1] in _STRUCT for m in _NULL.finditer(out))
 
 
 def _token_starts(out: bytes, i: int) -> bool:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from aifabric._cli import _lineage, _signing
+from aifabric._cli import _audit, _lineage, _signing
 from aifabric._version import SPEC_VERSION, __version__
 
 __all__ = ["app", "main"]
@@ -318,6 +318,7 @@ def _fail(message: str, code: int) -> NoReturn:
 
 _signing.register(app, keys_app, fail=_fail, dump=_dump)
 _lineage.register(app, fail=_fail, dump=_dump, registry_with=_registry_with)
+_audit.register(app, fail=_fail, dump=_dump)
 
 
 def main() -> None:

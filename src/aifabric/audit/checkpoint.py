@@ -38,6 +38,7 @@ _DASH: Final = "\u2014 "
 _NAME: Final = re.compile(r"^[^\s+]+\Z")
 _SIZE: Final = re.compile(r"^(0|[1-9][0-9]{0,19})\Z")
 _MAX_SIGNATURES: Final = 64
+_KEY_ID: Final = re.compile(r"^[0-9a-fA-F]{8}\Z")
 
 
 def _b64(data: bytes) -> str:
@@ -46,9 +47,12 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str, what: str) -> bytes:
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise ProofError(f"{what} is not standard base64: {text[:80]!r}") from None
+    if _b64(raw) != text:
+        raise ProofError(f"{what} is not canonical base64 (excess padding or pad bits): {text[:80]!r}")
+    return raw
 
 
 def _check_name(name: str) -> None:
@@ -92,7 +96,12 @@ class NoteVerifier:
         try:
             raw = base64.b64decode(encoded.encode("ascii"), validate=True)
             verifier = cls(name, Ed25519PublicKey.from_public_bytes(raw[1:]))
-            wrong = raw[:1] != _ED25519 or len(raw) != 33 or verifier.key_id != bytes.fromhex(key_id)
+            wrong = (
+                not _KEY_ID.match(key_id)
+                or raw[:1] != _ED25519
+                or len(raw) != 33
+                or verifier.key_id != bytes.fromhex(key_id)
+            )
         except (binascii.Error, ValueError, UnicodeEncodeError):
             wrong = True
         if wrong:
@@ -128,9 +137,9 @@ class NoteSigner:
     @classmethod
     def parse(cls, text: str) -> Self:
         """Read the ``PRIVATE+KEY+name+keyid+base64`` form; raises KeyFileError."""
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 4)
         try:
-            if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
+            if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"] or not _KEY_ID.match(parts[3]):
                 raise ValueError
             raw = base64.b64decode(parts[4].encode("ascii"), validate=True)
             if raw[:1] != _ED25519 or len(raw) != 33:
@@ -155,10 +164,13 @@ class Checkpoint:
     def __post_init__(self) -> None:
         if not self.origin or any(c in self.origin for c in "\n\r") or self.origin != self.origin.strip():
             raise ProofError(f"a checkpoint origin must be one non-empty line: {self.origin!r}")
-        if self.size < 0 or len(self.root) != 32:
+        if not 0 <= self.size < 2**64 or len(self.root) != 32:
             raise ProofError("a checkpoint needs a size of at least 0 and a 32-byte SHA-256 root hash")
         if any(not line or "\n" in line for line in self.extensions):
             raise ProofError("checkpoint extension lines must be non-empty single lines")
+        for line in (self.origin, *self.extensions):
+            if any(ord(c) < 0x20 or 0xD800 <= ord(c) < 0xE000 for c in line):
+                raise ProofError(f"a checkpoint line holds a control character or a lone surrogate: {line!r}")
 
     def text(self) -> str:
         """The note text: origin, size, base64 root hash and extension lines, each ending in a newline."""
@@ -189,6 +201,10 @@ class Checkpoint:
 def _split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
     if any(ord(c) < 0x20 and c != "\n" for c in note):
         raise ProofError("a signed note must not contain control characters other than newline")
+    try:
+        note.encode()
+    except UnicodeEncodeError:
+        raise ProofError("a signed note must be UTF-8 (this one holds a lone surrogate)") from None
     text, sep, block = note.rpartition("\n\n")
     if not sep or not block.endswith("\n"):
         raise ProofError("a signed note is its text, a blank line and signature lines each ending in a newline")

@@ -40,8 +40,8 @@ from aifabric.canonical import canonicalize
 
 __all__ = ["AuditLog", "Entry", "open_log", "verify", "verify_proof"]
 
-RECORD_SCHEMA: Final = "https://aifabric.dev/schemas/audit-record/1.0.0.json"
-PROOF_SCHEMA: Final = "https://aifabric.dev/schemas/audit-proof/1.0.0.json"
+_RECORD_SCHEMA: Final = "https://aifabric.dev/schemas/audit-record/1.0.0.json"
+_PROOF_SCHEMA: Final = "https://aifabric.dev/schemas/audit-proof/1.0.0.json"
 _PRODUCER: Final = "https://github.com/aifabric/aifabric"
 _PREVIOUS: Final = b'"previousHash":'
 
@@ -109,7 +109,7 @@ class AuditLog:
         if self.validate:
             from aifabric.validation import validate
 
-            validate(record, schema_url=RECORD_SCHEMA)
+            validate(record, schema_url=_RECORD_SCHEMA)
         if self.chain:
             return dict(record)  # canonicalized under the lock, once its previousHash is known
         return canonicalize(record)
@@ -327,7 +327,7 @@ def _proof_document(
     kind: str, origin: str, size: int, hashes: list[bytes], note: str | None, **extra: Any
 ) -> dict[str, Any]:
     doc: dict[str, Any] = {
-        "schemaURL": PROOF_SCHEMA,
+        "schemaURL": _PROOF_SCHEMA,
         "producer": _PRODUCER,
         "type": kind,
         "origin": origin,
@@ -488,7 +488,7 @@ def verify_proof(
     """
     from aifabric.validation import validate
 
-    validate(dict(proof), schema_url=PROOF_SCHEMA)
+    validate(dict(proof), schema_url=_PROOF_SCHEMA)
     note = proof.get("checkpoint")
     if not isinstance(note, str):
         raise ProofError("the proof carries no signed checkpoint to check it against")
