@@ -48,6 +48,7 @@ compat: $(STAMP)
 
 vectors-check: $(STAMP)
 	$(BIN)/python tools/gen_signing_vectors.py --check
+	$(BIN)/python tools/gen_audit_vectors.py --check
 
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py

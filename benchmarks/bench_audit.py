@@ -62,7 +62,7 @@ def scratch() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def per_second(count: int, run: Callable[[], None]) -> float:
+def per_second(count: int, run: Callable[[], object]) -> float:
     """``count`` over the seconds ``run`` takes."""
     start = time.perf_counter()
     run()
@@ -113,7 +113,7 @@ def sqlite_wal(path: Path, count: int) -> float:
 def audit_append(target: str, count: int) -> float:
     """aifabric: the same records appended to an audit log, 1,000 a batch, each batch synced."""
     with open_log(target, origin="bench.example/audit", validate=False) as log:
-        return per_second(count, lambda: [log.extend(batch) for batch in records(count)] and None)
+        return per_second(count, lambda: [log.extend(batch) for batch in records(count)])
 
 
 def verify_rates(folder: Path, entries: int) -> tuple[float, float, float, float]:
@@ -126,14 +126,12 @@ def verify_rates(folder: Path, entries: int) -> tuple[float, float, float, float
     best_verify = 0.0
     for _ in range(3):
         with open_log(folder / "big", readonly=True) as reader:
-            best_verify = max(best_verify, per_second(entries, lambda: verify(reader, head) and None))
+            best_verify = max(best_verify, per_second(entries, lambda: verify(reader, head)))
     lines = (folder / "big" / "entries.jsonl").read_bytes().split(b"\n")[:-1]
     sha256 = hashlib.sha256
-    limit = max(
-        per_second(entries, lambda: [sha256(b"\x00" + line).digest() for line in lines] and None) for _ in range(3)
-    )
+    limit = max(per_second(entries, lambda: [sha256(b"\x00" + line).digest() for line in lines]) for _ in range(3))
     blob = b"".join(lines)
-    mb_s = max(per_second(len(blob), lambda: sha256(blob).digest() and None) for _ in range(3)) / 1e6
+    mb_s = max(per_second(len(blob), lambda: sha256(blob).digest()) for _ in range(3)) / 1e6
 
     def rehash_chain() -> None:
         previous = b"\x00" * 32

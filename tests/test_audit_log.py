@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import itertools
 import json
 import logging
@@ -11,6 +13,7 @@ import os
 import random
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aifabric import (
+    AifabricError,
     DivergenceError,
     KeyMismatchError,
     ProofError,
@@ -249,10 +253,12 @@ def test_any_single_tampering_is_found_at_its_index(
     assert caught.value.index == index, caught.value
 
 
-def test_tampering_in_sql_stores_is_found_at_its_index(tmp_path: Path, target: str) -> None:
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_tampering_in_sql_stores_is_found_at_its_index(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
     """[AUD-109] The same in SQLite and PostgreSQL: an edited, a deleted and a swapped row."""
-    if "://" not in target and not target.endswith(".sqlite"):
-        pytest.skip("the file store has its own test")
+    target = str(tmp_path / "audit.sqlite") if kind == "sqlite" else request.getfixturevalue("postgres_dsn")
     with open_log(target, origin=ORIGIN, validate=False) as log:
         log.extend([{"seq": n} for n in range(20)])
         head = Checkpoint(ORIGIN, 20, log.root())
@@ -333,14 +339,15 @@ def _crash_writer(path: str, start: int, acks: int) -> None:  # pragma: no cover
         os.write(acks, seq.to_bytes(8, "big"))
 
 
-def test_kill_9_mid_batch_loses_nothing_acknowledged(tmp_path: Path) -> None:
+def test_kill_9_mid_batch_loses_nothing_acknowledged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """[AUD-111] [AUD-112] A writer killed 100 times mid-batch: the log reopens, verifies and holds exactly the
     acknowledged entries, plus at most the whole batch in flight, in order and without duplicates."""
+    caplog.set_level(logging.WARNING, logger="aifabric.audit")
     path = str(tmp_path / "log")
     rnd = random.Random(5)
     open_log(path, origin=ORIGIN).close()
     checkpoints = 0
-    for _ in range(100):
+    for attempt in range(100):
         with open_log(path) as log:
             start = log.size
         read, write = os.pipe()
@@ -360,13 +367,17 @@ def test_kill_9_mid_batch_loses_nothing_acknowledged(tmp_path: Path) -> None:
             acknowledged = int.from_bytes(chunk, "big")
         os.close(read)
         with open_log(path) as log:
-            seqs = [e.record["seq"] for e in log]
-            assert seqs == list(range(len(seqs))), "a gap, a duplicate or a reorder"
-            assert acknowledged <= len(seqs) <= acknowledged + 100
-            assert len(seqs) % 100 == 0, "a batch is committed whole or not at all"
-            verify(log, log.checkpoint(SIGNER), [SIGNER.verifier])  # consistent with every earlier checkpoint
+            seqs = [e.record["seq"] for e in log.read(start)]
+            assert seqs == list(range(start, log.size)), "a gap, a duplicate or a reorder"
+            assert acknowledged <= log.size <= acknowledged + 100
+            assert log.size % 100 == 0, "a batch is committed whole or not at all"
+            note = log.checkpoint(SIGNER)  # refused unless consistent with every earlier checkpoint
+            if attempt % 10 == 9:
+                verify(log, note, [SIGNER.verifier])
             checkpoints += 1
     assert checkpoints == 100
+    cuts = [r for r in caplog.records if "unfinished write" in r.getMessage()]
+    assert cuts, "no kill landed mid-write: the test did not test what it says"
 
 
 # --- concurrency -------------------------------------------------------------------------------------------
@@ -442,3 +453,64 @@ def test_query_filters_by_actor_resource_outcome_and_time(tmp_path: Path) -> Non
         assert {e.record["target"]["name"] for e in log.query(resource="tool-2")} == {"tool-2"}
         since, until = datetime(2026, 11, 23, 8, 0, 5, tzinfo=UTC), datetime(2026, 11, 23, 8, 0, 8)
         assert [e.index for e in log.query(since=since, until=until)] == [5, 6, 7]
+
+
+# --- proof documents from strangers ------------------------------------------------------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@functools.cache
+def _proofs() -> tuple[dict[str, Any], dict[str, Any]]:
+    folder = Path(tempfile.mkdtemp(prefix="aifabric-proofs-"))
+    try:
+        with open_log(folder / "log", origin=ORIGIN) as log:
+            log.extend([record(i) for i in range(9)])
+            old = log.checkpoint(SIGNER)
+            log.extend([record(i) for i in range(9, 13)])
+            new = log.checkpoint(SIGNER)
+            return log.prove(4, new), log.prove_consistency(old, new)
+    finally:
+        shutil.rmtree(folder)
+
+
+@given(doc=JSON)
+def test_arbitrary_json_is_refused_with_an_aifabric_error(doc: Any) -> None:
+    """[AUD-115] verify_proof never raises anything but aifabric's errors, whatever it is given."""
+    with pytest.raises(AifabricError):
+        verify_proof(doc if isinstance(doc, dict) else {"proof": doc}, [SIGNER.verifier])
+
+
+@given(
+    which=st.integers(0, 1),
+    member=st.sampled_from(
+        ["type", "origin", "treeSize", "leafIndex", "oldSize", "hashes", "record", "checkpoint", "oldCheckpoint"]
+    ),
+    value=JSON,
+)
+def test_a_proof_with_any_member_replaced_is_refused_or_still_true(which: int, member: str, value: Any) -> None:
+    """[AUD-115] Replace one member of a valid proof with anything: either it is refused with an aifabric error,
+    or (when the value changed nothing that is checked) it still verifies."""
+    doc = {**_proofs()[which], member: value}
+    try:
+        verify_proof(doc, [SIGNER.verifier])
+    except AifabricError:
+        return
+    assert doc == _proofs()[which] or member not in _proofs()[which] or value == _proofs()[which][member]
+
+
+def test_export_writes_records_as_stored_or_as_ocsf(tmp_path: Path) -> None:
+    with open_log(tmp_path / "log", origin=ORIGIN) as log:
+        log.extend([record(i, outcome="denied" if i % 2 else "success") for i in range(6)])
+        out = io.BytesIO()
+        assert log.export(out, outcome="denied") == 3
+        assert out.getvalue().splitlines() == [e.data for e in log if e.index % 2]
+        ocsf = io.BytesIO()
+        assert log.export(ocsf, format="ocsf") == 6
+        assert {json.loads(line)["class_uid"] for line in ocsf.getvalue().splitlines()} == {6003}
+        with pytest.raises(ValueError, match="jsonl or ocsf"):
+            log.export(out, format="xml")

@@ -204,28 +204,15 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here instead of stdout.")] = None,
     ) -> None:
         """Write the records that match every filter as JSON Lines, as stored or as OCSF events."""
-        import orjson
-
         if format not in _FORMATS:
             die(f"--format is one of {', '.join(_FORMATS)}, not {format!r}", 2)
-        convert: Callable[[dict[str, Any]], Any] | None = None
-        if format == "ocsf":
-            from aifabric.audit.ocsf import to_ocsf
-
-            convert = to_ocsf
-        stream = out.open("wb") if out is not None else sys.stdout.buffer
-        count = 0
-        try:
-            with _open(die, log, create=False, readonly=True) as opened:
-                entries = opened.query(
-                    actor=actor, resource=resource, action=action, outcome=outcome, since=since, until=until
-                )
-                for entry in entries:
-                    stream.write((orjson.dumps(convert(entry.record)) if convert else entry.data) + b"\n")
-                    count += 1
-        finally:
-            if out is not None:
-                stream.close()
+        filters = {"actor": actor, "resource": resource, "action": action, "outcome": outcome}
+        with _open(die, log, create=False, readonly=True) as opened:
+            if out is None:
+                count = opened.export(sys.stdout.buffer, format=format, since=since, until=until, **filters)
+            else:
+                with out.open("wb") as stream:
+                    count = opened.export(stream, format=format, since=since, until=until, **filters)
         _echo(f"exported {count} records", err=True)
 
     @audit_app.command("tail")

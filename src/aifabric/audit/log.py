@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Self
+from typing import Any, BinaryIO, Final, Self
 
 import orjson
 
@@ -179,6 +179,22 @@ class AuditLog:
         """The entries whose record matches every filter given (actor id, target name, outcome, time range)."""
         match = _matcher(actor=actor, resource=resource, outcome=outcome, since=since, until=until, action=action)
         return (entry for entry in self if match(entry.record))
+
+    def export(self, out: BinaryIO, *, format: str = "jsonl", **filters: Any) -> int:
+        """Write the entries that match ``filters`` (as :meth:`query`) to ``out``, one JSON a line; return how many.
+
+        ``format`` is ``"jsonl"`` (the records exactly as stored) or ``"ocsf"`` (OCSF API Activity and
+        Authentication events, see :mod:`aifabric.audit.ocsf`).
+        """
+        if format not in ("jsonl", "ocsf"):
+            raise ValueError(f"format is jsonl or ocsf, not {format!r}")
+        from aifabric.audit.ocsf import to_ocsf
+
+        count = 0
+        for entry in self.query(**filters):
+            out.write((orjson.dumps(to_ocsf(entry.record)) if format == "ocsf" else entry.data) + b"\n")
+            count += 1
+        return count
 
     # --- the tree --------------------------------------------------------------------------------------------
 

@@ -15,9 +15,19 @@ import orjson
 import pydantic
 
 from aifabric import __version__
-from aifabric._errors import AifabricError, CanonicalizationError, DocumentError, EnvelopeError
+from aifabric._errors import (
+    AifabricError,
+    CanonicalizationError,
+    DocumentError,
+    EnvelopeError,
+    KeyFileError,
+    ValidationError,
+    VerificationError,
+)
 from aifabric._ids import utc_now, uuid7
 from aifabric._version import SPEC_VERSION
+from aifabric.audit.checkpoint import NoteVerifier, open_checkpoint
+from aifabric.audit.log import verify_proof
 from aifabric.canonical import canonicalize, digest
 from aifabric.models.conformance import (
     ConformanceReport,
@@ -205,8 +215,6 @@ def _wrong_attributes(attrs: dict[str, Any], doc: dict[str, Any]) -> str | None:
 
 def _verify(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
     """Verify a signed document (detached, or embedded when ``bundle`` is null) or a model written to disk."""
-    from aifabric._errors import VerificationError
-
     try:
         from aifabric.signing.documents import verify_document
         from aifabric.signing.keys import load_certificates, load_public_key
@@ -250,6 +258,38 @@ def _lifecycle(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, s
     return True, "accepted"
 
 
+def _note_verifiers(keys: list[str]) -> tuple[list[NoteVerifier], str | None]:
+    """The verifier keys of a checkpoint or proof case, or the reason one of them does not parse (a refusal)."""
+    try:
+        return [NoteVerifier.parse(key) for key in keys], None
+    except KeyFileError as exc:
+        return [], f"rejected: {type(exc).__name__}: {exc}"
+
+
+def _checkpoint(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+    """Open a signed checkpoint with the case's verifier keys, checking its origin where the case names one."""
+    verifiers, refused = _note_verifiers(case.data["verifierKeys"])
+    if refused is not None:
+        return False, refused
+    try:
+        head = open_checkpoint(case.data["checkpoint"], verifiers, origin=case.data.get("origin"))
+    except VerificationError as exc:
+        return False, f"rejected: {type(exc).__name__}: {exc}"
+    return True, f"opened: {head.origin}, size {head.size}"
+
+
+def _proof(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+    """Verify an audit-proof document with nothing but the case's verifier keys."""
+    verifiers, refused = _note_verifiers(case.data["verifierKeys"])
+    if refused is not None:
+        return False, refused
+    try:
+        head = verify_proof(case.data["proof"], verifiers)
+    except (ValidationError, VerificationError) as exc:
+        return False, f"rejected: {type(exc).__name__}: {exc}"
+    return True, f"verified against {head.origin} at size {head.size}"
+
+
 def _base64(text: str) -> bytes:
     """Decode base64 in the standard or the URL-safe alphabet, padding optional (common#/$defs/base64)."""
     normal = text.replace("-", "+").replace("_", "/")
@@ -262,6 +302,8 @@ _OPERATIONS: dict[str, Callable[[ConformanceVectorFile, VectorCase], tuple[bool,
     "envelope": _envelope,
     "verify": _verify,
     "lifecycle": _lifecycle,
+    "checkpoint": _checkpoint,
+    "proof": _proof,
 }
 
 

@@ -6,6 +6,19 @@ Examples:
     {'type': 'user', 'id': 'alice@example.com'}
 """
 
+from aifabric.models.audit import (
+    AuditActor,
+    AuditPolicy,
+    AuditProof,
+    AuditRecord,
+    Authentication,
+    Classification,
+    Consent,
+    LineageJob,
+    LineageLink,
+    Source,
+    TraceContext,
+)
 from aifabric.models.common import Actor, DigestSet, Document, ResourceRef
 from aifabric.models.conformance import (
     ConformanceReport,
@@ -46,8 +59,15 @@ __all__ = [
     "AICall",
     "AICallsRunFacet",
     "Actor",
+    "AuditActor",
+    "AuditPolicy",
+    "AuditProof",
+    "AuditRecord",
+    "Authentication",
+    "Classification",
     "ConformanceReport",
     "ConformanceVectorFile",
+    "Consent",
     "ConsentPurpose",
     "DataResidency",
     "Dataset",
@@ -62,6 +82,8 @@ __all__ = [
     "Job",
     "JobEvent",
     "JobFacets",
+    "LineageJob",
+    "LineageLink",
     "Link",
     "ModelFacet",
     "Outcome",
@@ -73,8 +95,10 @@ __all__ = [
     "Run",
     "RunEvent",
     "RunFacets",
+    "Source",
     "Suite",
     "Summary",
+    "TraceContext",
     "TrustDatasetFacet",
     "VectorCase",
 ]

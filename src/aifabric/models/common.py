@@ -9,7 +9,7 @@ Examples:
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -39,7 +39,29 @@ Timestamp = Annotated[str, Field(pattern=_TIMESTAMP), AfterValidator(_parse_time
 UUIDv7 = Annotated[str, Field(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")]
 RequirementId = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}-[0-9]{3}$")]
 Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{16,256}$")]
-DigestSet = dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,31}$")], Hex]
+_DIGEST_LENGTHS: Final = {"sha256": 64, "sha384": 96, "sha512": 128, "blake3": 64}
+_T = TypeVar("_T")
+
+
+def _known_digests(digest: dict[str, str]) -> dict[str, str]:
+    if not digest:
+        raise ValueError("a digest set names at least one digest")
+    for name, length in _DIGEST_LENGTHS.items():
+        if name in digest and len(digest[name]) != length:
+            raise ValueError(f"a {name} digest has {length} hexadecimal digits")
+    return digest
+
+
+def _unique(items: list[_T]) -> list[_T]:
+    """For ``uniqueItems``: a list whose items all differ."""
+    if len({repr(item) for item in items}) != len(items):
+        raise ValueError("items are not unique")
+    return items
+
+
+DigestSet = Annotated[
+    dict[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,31}$")], Hex], AfterValidator(_known_digests)
+]
 
 
 class _Model(BaseModel):

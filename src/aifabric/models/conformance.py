@@ -11,6 +11,7 @@ Examples:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar, Final, Literal
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
@@ -32,7 +33,9 @@ Outcome = Literal["passed", "failed", "skipped", "error"]
 _PEM: Final = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
 _BASE64: Final = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
 _REPORT: Final = "https://aifabric.dev/schemas/conformance-report/1.0.0.json"
-_VECTOR: Final = "https://aifabric.dev/schemas/conformance-vector/1.2.0.json"
+_VECTOR: Final = "https://aifabric.dev/schemas/conformance-vector/1.3.0.json"
+_SINCE: Final = {"verify": 1, "lifecycle": 2, "checkpoint": 3, "proof": 3}
+"""The first minor version of conformance-vector 1.x that defines each operation added after 1.0.0."""
 
 
 class VectorCase(_Model):
@@ -52,7 +55,7 @@ class VectorCase(_Model):
 
 
 class ConformanceVectorFile(_Model):
-    """A file of cases for one behaviour of the standard (conformance-vector 1.0.0, 1.1.0 or 1.2.0)."""
+    """A file of cases for one behaviour of the standard (conformance-vector 1.0.0 to 1.3.0)."""
 
     SCHEMA_URL: ClassVar[str] = _VECTOR
 
@@ -60,10 +63,11 @@ class ConformanceVectorFile(_Model):
         "https://aifabric.dev/schemas/conformance-vector/1.0.0.json",
         "https://aifabric.dev/schemas/conformance-vector/1.1.0.json",
         "https://aifabric.dev/schemas/conformance-vector/1.2.0.json",
+        "https://aifabric.dev/schemas/conformance-vector/1.3.0.json",
     ] = Field(default=_VECTOR, alias="schemaURL")
     description: str = Field(min_length=1)
     spec: list[RequirementId] = Field(min_length=1)
-    operation: Literal["validate", "canonicalize", "envelope", "verify", "lifecycle"]
+    operation: Literal["validate", "canonicalize", "envelope", "verify", "lifecycle", "checkpoint", "proof"]
     schema_: str | None = Field(default=None, alias="schema", pattern=r"^https?://")
     finished: bool | None = None
     cases: list[VectorCase] = Field(min_length=1)
@@ -72,21 +76,16 @@ class ConformanceVectorFile(_Model):
     def _operation_fits_the_version(self) -> ConformanceVectorFile:
         if self.operation == "validate" and self.schema_ is None:
             raise ValueError("a vector file with operation validate names its schema")
-        if self.operation == "verify":
-            if self.schema_url.endswith("/1.0.0.json"):
-                raise ValueError("the verify operation needs conformance-vector 1.1.0")
-            for n, case in enumerate(self.cases):
-                problem = _verify_data_problem(case.data)
-                if problem is not None:
-                    raise ValueError(f"case {n}: data {problem}")
-        if self.operation == "lifecycle":
-            if not self.schema_url.endswith("/1.2.0.json"):
-                raise ValueError("the lifecycle operation needs conformance-vector 1.2.0")
-            for n, case in enumerate(self.cases):
-                if not (isinstance(case.data, list) and all(isinstance(event, dict) for event in case.data)):
-                    raise ValueError(f"case {n}: data is not an array of objects")
-        elif self.finished is not None and not self.schema_url.endswith("/1.2.0.json"):
+        minor = int(self.schema_url.rsplit("/", 1)[1].split(".")[1])
+        if minor < _SINCE.get(self.operation, 0):
+            raise ValueError(f"the {self.operation} operation needs conformance-vector 1.{_SINCE[self.operation]}.0")
+        if self.finished is not None and minor < 2:
             raise ValueError("the member finished needs conformance-vector 1.2.0")
+        problem_of = _DATA_PROBLEMS.get(self.operation)
+        for n, case in enumerate(self.cases):
+            problem = problem_of(case.data) if problem_of is not None else None
+            if problem is not None:
+                raise ValueError(f"case {n}: data {problem}")
         return self
 
 
@@ -115,6 +114,48 @@ def _verify_data_problem(data: Any) -> str | None:
         if not path or not isinstance(content, str) or not _BASE64.fullmatch(content):
             return f"model file {path!r} is not named, or its content is not base64"
     return None
+
+
+def _lifecycle_data_problem(data: Any) -> str | None:
+    """What is wrong with a lifecycle case's data, or None."""
+    if isinstance(data, list) and all(isinstance(event, dict) for event in data):
+        return None
+    return "is not an array of objects"
+
+
+def _audit_data_problem(data: Any, subject: str, kind: type, optional: tuple[str, ...]) -> str | None:
+    if not isinstance(data, dict):
+        return "is not an object"
+    if unknown := set(data) - {subject, "verifierKeys", *optional}:
+        return f"has unknown members {sorted(unknown)}"
+    if subject not in data or "verifierKeys" not in data:
+        return f"needs {subject} and verifierKeys"
+    if not isinstance(data[subject], kind):
+        return f"{subject} is not a{'n object' if kind is dict else ' string'}"
+    keys = data["verifierKeys"]
+    if not (isinstance(keys, list) and keys and all(isinstance(key, str) for key in keys)):
+        return "verifierKeys is not a non-empty array of strings"
+    if any(name in data and not isinstance(data[name], str) for name in optional):
+        return f"{', '.join(optional)} is not a string"
+    return None
+
+
+def _checkpoint_data_problem(data: Any) -> str | None:
+    """What is wrong with a checkpoint case's data (conformance-vector 1.3.0 $defs/checkpointInput), or None."""
+    return _audit_data_problem(data, "checkpoint", str, ("origin",))
+
+
+def _proof_data_problem(data: Any) -> str | None:
+    """What is wrong with a proof case's data (conformance-vector 1.3.0 $defs/proofInput), or None."""
+    return _audit_data_problem(data, "proof", dict, ())
+
+
+_DATA_PROBLEMS: Final[dict[str, Callable[[Any], str | None]]] = {
+    "verify": _verify_data_problem,
+    "lifecycle": _lifecycle_data_problem,
+    "checkpoint": _checkpoint_data_problem,
+    "proof": _proof_data_problem,
+}
 
 
 class Suite(_Model):

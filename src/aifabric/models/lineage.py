@@ -22,7 +22,7 @@ Examples:
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from aifabric.models.common import DigestSet, Timestamp, _Model
+from aifabric.models.common import DigestSet, Timestamp, _Model, _unique
 from aifabric.validation import validate
 
 __all__ = [
@@ -61,7 +61,6 @@ __all__ = [
     "TrustDatasetFacet",
 ]
 
-_T = TypeVar("_T")
 _OL: Final = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/"
 _AF: Final = "https://aifabric.dev/schemas/"
 _COUNTRIES: Final = (
@@ -74,30 +73,14 @@ _COUNTRIES: Final = (
     "SA|SB|SC|SD|SE|SG|SH|SI|SJ|SK|SL|SM|SN|SO|SR|SS|ST|SV|SX|SY|SZ|TC|TD|TF|TG|TH|TJ|TK|TL|TM|TN|TO|"
     "TR|TT|TV|TW|TZ|UA|UG|UM|US|UY|UZ|VA|VC|VE|VG|VI|VN|VU|WF|WS|YE|YT|ZA|ZM|ZW"
 )
-_DIGEST_LENGTHS: Final = {"sha256": 64, "sha384": 96, "sha512": 128, "blake3": 64}
 _FACET_URL: Final = re.compile(r"^https?://[^\s#]+(#(/\S*)?)?\Z")
 _PRODUCER_RE: Final = r"^[A-Za-z][A-Za-z0-9+.-]*:\S*([0-9]+[.-][0-9]+|[0-9a-f]{7,40})"
-
-
-def _unique(items: list[_T]) -> list[_T]:
-    if len({repr(item) for item in items}) != len(items):
-        raise ValueError("items are not unique")
-    return items
-
-
-def _known_digests(digest: dict[str, str]) -> dict[str, str]:
-    if not digest:
-        raise ValueError("a digest set names at least one digest")
-    for name, length in _DIGEST_LENGTHS.items():
-        if name in digest and len(digest[name]) != length:
-            raise ValueError(f"a {name} digest has {length} hexadecimal digits")
-    return digest
 
 
 Producer = Annotated[str, Field(min_length=1, pattern=_PRODUCER_RE)]
 Jurisdiction = Annotated[str, Field(pattern=rf"^(EU|{_COUNTRIES})$|^({_COUNTRIES})-[A-Z0-9]{{1,3}}$")]
 Jurisdictions = Annotated[list[Jurisdiction], Field(min_length=1), AfterValidator(_unique)]
-Digests = Annotated[DigestSet, AfterValidator(_known_digests)]
+Digests = DigestSet
 _Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")]
 _Text = Annotated[str, Field(min_length=1, max_length=1024)]
 _OTelName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")]
