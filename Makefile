@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-## demo: validate every schema example, example document and vector, then run the conformance vectors
+## demo: validate every schema example, example document and vector, run the conformance vectors, show lineage,
+## then keep, sign, verify and prove an audit log
 demo: $(STAMP)
 	$(BIN)/aifabric schemas check
 	$(BIN)/aifabric validate examples conformance/vectors
@@ -28,7 +29,16 @@ demo: $(STAMP)
 	$(BIN)/aifabric lineage emit examples/lineage-events.jsonl --url $$url && \
 	echo "+ aifabric lineage graph churn-classifier --depth 2" && \
 	$(BIN)/aifabric lineage graph churn-classifier --depth 2 --url $$url
-	@echo "The conformance report is in $(OUT)/conformance-report.json; lineage events in $(OUT)/lineage.sqlite"
+	@rm -rf $(OUT)/audit-log $(OUT)/audit-key.pem $(OUT)/audit-key.pem.pub
+	$(BIN)/aifabric keys generate $(OUT)/audit-key.pem --type ed25519 --unencrypted
+	$(BIN)/aifabric audit append $(OUT)/audit-log examples/audit-records.jsonl --origin demo.aifabric.dev/audit
+	$(BIN)/aifabric audit checkpoint $(OUT)/audit-log --key $(OUT)/audit-key.pem --out $(OUT)/audit-checkpoint.txt
+	$(BIN)/aifabric audit verify $(OUT)/audit-log --checkpoint $(OUT)/audit-checkpoint.txt --key $(OUT)/audit-key.pem.pub
+	$(BIN)/aifabric audit prove $(OUT)/audit-log 3 > $(OUT)/audit-proof.json
+	$(BIN)/aifabric audit verify --proof $(OUT)/audit-proof.json --key $(OUT)/audit-key.pem.pub
+	$(BIN)/aifabric audit tail $(OUT)/audit-log
+	@echo "The conformance report is in $(OUT)/conformance-report.json; lineage events in $(OUT)/lineage.sqlite;"
+	@echo "the audit log in $(OUT)/audit-log, its checkpoint in $(OUT)/audit-checkpoint.txt"
 
 ## test: lint, type-check, spec lint, schema compatibility, vector and docs drift, strict docs build, then pytest
 test: lint typecheck speclint compat vectors-check docs-check pytest
