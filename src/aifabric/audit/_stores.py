@@ -53,6 +53,10 @@ class Store:
         """A context manager that holds the writer lock and yields the committed size."""
         raise NotImplementedError
 
+    def set_origin(self, origin: str) -> None:
+        """Record the log's origin, once, when the log is created."""
+        raise NotImplementedError
+
     def append(self, start: int, data: Sequence[bytes], nodes: Sequence[Node]) -> None:
         """Add entries ``start..`` and their new full subtrees (post-order) inside ``writing()``."""
         raise NotImplementedError

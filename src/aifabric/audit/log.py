@@ -34,6 +34,7 @@ import orjson
 
 from aifabric._errors import DivergenceError, DocumentError, ProofError, StoreError
 from aifabric.audit import merkle
+from aifabric.audit._query import matcher
 from aifabric.audit._stores import Durability, Node, Store, open_store
 from aifabric.audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier, open_checkpoint
 from aifabric.canonical import canonicalize
@@ -68,7 +69,7 @@ class AuditLog:
             raise StoreError(f"{store!r} is the log {store.origin!r}, not {origin!r}")
         if origin and not store.origin:
             Checkpoint(origin, 0, merkle.EMPTY_ROOT)  # checks the origin is one line
-            store.set_origin(origin)  # type: ignore[attr-defined]
+            store.set_origin(origin)
         self.store = store
         self.validate = validate
         self.chain = chain
@@ -177,7 +178,7 @@ class AuditLog:
         action: str | None = None,
     ) -> Iterator[Entry]:
         """The entries whose record matches every filter given (actor id, target name, outcome, time range)."""
-        match = _matcher(actor=actor, resource=resource, outcome=outcome, since=since, until=until, action=action)
+        match = matcher(actor=actor, resource=resource, outcome=outcome, since=since, until=until, action=action)
         return (entry for entry in self if match(entry.record))
 
     def export(self, out: BinaryIO, *, format: str = "jsonl", **filters: Any) -> int:
@@ -354,12 +355,6 @@ def _proof_document(
     if note is not None:
         doc["checkpoint"] = note
     return doc
-
-
-def _matcher(**filters: Any) -> Callable[[Mapping[str, Any]], bool]:
-    from aifabric.audit._query import matcher
-
-    return matcher(**filters)
 
 
 def open_log(
