@@ -129,10 +129,10 @@ def _ref_subproof_roots(m: int, n: int, b: bool, old_root: bytes, proof: Sequenc
 def ref_consistency_ok(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     if not 0 <= old_size <= new_size:
         return False
+    if old_size == new_size:  # two trees of one size, the empty one included, are the same tree
+        return not proof and old_root == new_root
     if old_size == 0:
         return not proof
-    if old_size == new_size:
-        return not proof and old_root == new_root
     return _ref_subproof_roots(old_size, new_size, True, old_root, proof) == (old_root, new_root)
 
 
