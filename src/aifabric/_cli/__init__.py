@@ -8,7 +8,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from aifabric._cli import _audit, _lineage, _signing
+from aifabric._cli import _audit, _lineage, _serving, _serving_check, _signing
 from aifabric._version import SPEC_VERSION, __version__
 
 __all__ = ["app", "main"]
@@ -317,7 +317,11 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 _signing.register(app, keys_app, fail=_fail, dump=_dump)
-_lineage.register(app, fail=_fail, dump=_dump, registry_with=_registry_with)
+serve_app = typer.Typer(help="Run aifabric's reference servers.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+_lineage.register(app, serve_app, fail=_fail, dump=_dump, registry_with=_registry_with)
+_serving.register(serve_app, fail=_fail)
+_serving_check.register(app, fail=_fail, dump=_dump)
 _audit.register(app, fail=_fail, dump=_dump)
 
 

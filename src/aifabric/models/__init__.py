@@ -54,6 +54,7 @@ from aifabric.models.lineage import (
     RunFacets,
     TrustDatasetFacet,
 )
+from aifabric.models.serving import LoadRun, ServingCheck, ServingContract, ServingReport
 
 __all__ = [
     "AICall",
@@ -85,6 +86,7 @@ __all__ = [
     "LineageJob",
     "LineageLink",
     "Link",
+    "LoadRun",
     "ModelFacet",
     "Outcome",
     "OutputDataset",
@@ -95,6 +97,9 @@ __all__ = [
     "Run",
     "RunEvent",
     "RunFacets",
+    "ServingCheck",
+    "ServingContract",
+    "ServingReport",
     "Source",
     "Suite",
     "Summary",

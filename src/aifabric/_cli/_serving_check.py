@@ -1,0 +1,166 @@
+"""``aifabric serving check|saturate``: certify an endpoint against a serving contract, or find its capacity."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["register"]
+
+ContractOption = Annotated[Path, typer.Option("--contract", "-c", help="The serving contract (YAML or JSON).")]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option("--endpoint", "-e", help="The endpoint's base URL (default: the contract's endpoint.url)."),
+]
+
+
+def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callable[[Any], None]) -> None:
+    """Add the ``serving`` command group."""
+    serving_app = typer.Typer(help="Check model endpoints against serving contracts.", no_args_is_help=True)
+    app.add_typer(serving_app, name="serving")
+
+    def die(message: str, code: int) -> NoReturn:
+        fail(message, code)
+        raise typer.Exit(code)
+
+    @serving_app.command("check")
+    def check(
+        contract: ContractOption,
+        endpoint: EndpointOption = None,
+        out: Annotated[
+            Path, typer.Option("--out", "-o", help="Write the report here (JSON), and beside it the HTML page.")
+        ] = Path("serving-report.json"),
+        profile: Annotated[str, typer.Option(help="Protocol profile: strict or tolerant.")] = "tolerant",
+        workers: Annotated[int, typer.Option(help="Load-generator processes.", min=1, max=64)] = 1,
+        telemetry: Annotated[str, typer.Option(help="auto, nvml, prometheus or none.")] = "auto",
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report instead of a summary.")] = False,
+    ) -> None:
+        """Run every check the contract asks for; write the report (JSON and HTML).
+
+        Exit 0 passed, 1 failed, 3 invalid (the measurement cannot be trusted), 2 usage or unreadable contract.
+        """
+        from aifabric._errors import AifabricError
+        from aifabric.serving.contract import load_contract
+        from aifabric.serving.harness import certify, load_evaluation
+
+        if profile not in ("strict", "tolerant") or telemetry not in ("auto", "nvml", "prometheus", "none"):
+            die("--profile is strict or tolerant; --telemetry is auto, nvml, prometheus or none", 2)
+        try:
+            doc = load_contract(contract)
+            evaluation = load_evaluation(doc, contract.resolve().parent)
+        except AifabricError as exc:
+            die(str(exc), 2)
+        url = endpoint or doc.endpoint.url
+        if not url:
+            die("give --endpoint URL (the contract names none)", 2)
+        started = time.monotonic()
+
+        def progress(step: str) -> None:
+            _echo(f"[{time.monotonic() - started:6.1f} s] {step}")
+
+        done = asyncio.run(
+            certify(
+                doc,
+                url,
+                evaluation=evaluation,
+                progress=progress,
+                profile=profile,  # type: ignore[arg-type]
+                workers=workers,
+                telemetry=telemetry,  # type: ignore[arg-type]
+            )
+        )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        import orjson
+
+        out.write_bytes(orjson.dumps(done.report, option=orjson.OPT_INDENT_2) + b"\n")
+        page = out.with_suffix(".html")
+        page.write_text(done.html(), "utf-8")
+        if as_json:
+            dump(done.report)
+        else:
+            for item in done.report["checks"]:
+                _echo(f"{item['outcome']:>8}  {item['id']:<17} {item.get('message', '')}")
+            _echo(f"{done.outcome.upper()}: report {out}, page {page}")
+        raise typer.Exit({"passed": 0, "failed": 1}.get(done.outcome, 3))
+
+    @serving_app.command("saturate")
+    def saturate(
+        contract: ContractOption,
+        endpoint: EndpointOption = None,
+        low: Annotated[float, typer.Option(help="The lowest rate to try (requests/s).", min=0.1)] = 10.0,
+        high: Annotated[float, typer.Option(help="The highest rate to try (requests/s).", min=0.1)] = 2000.0,
+        duration: Annotated[float, typer.Option(help="Seconds of each trial run.", min=1)] = 10.0,
+        workers: Annotated[int, typer.Option(help="Load-generator processes.", min=1, max=64)] = 1,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    ) -> None:
+        """Find the highest open-loop rate at which the contract's latency targets and error budget still hold."""
+        from aifabric._errors import AifabricError
+        from aifabric.serving import load as loadgen
+        from aifabric.serving.contract import load_contract
+        from aifabric.serving.harness import load_evaluation, probe_request
+
+        try:
+            doc = load_contract(contract)
+            evaluation = load_evaluation(doc, contract.resolve().parent)
+        except AifabricError as exc:
+            die(str(exc), 2)
+        url = endpoint or doc.endpoint.url
+        if not url:
+            die("give --endpoint URL (the contract names none)", 2)
+        if not doc.latency:
+            die("the contract states no latency targets to saturate against", 2)
+        targets = [loadgen.LatencyTarget(t.metric, float(t.percentile), t.max_ms / 1000) for t in doc.latency]
+        budget = float(doc.error_budget.max_error_rate) if doc.error_budget else 0.01
+
+        async def run() -> Any:
+            requests = [r for r, _ in evaluation] or [await probe_request(doc, url, float(doc.load.timeout_s))]
+            return await loadgen.saturate(
+                url,
+                requests,
+                targets=targets,
+                low=low,
+                high=high,
+                duration=duration,
+                seed=doc.load.seed,
+                workers=workers,
+                max_error_rate=budget,
+            )
+
+        found = asyncio.run(run())
+        trials = [
+            {
+                "rate": r.rate,
+                "ok": r.ok,
+                "requests": len(r.samples),
+                "keptUp": r.kept_up,
+                **{
+                    f"p{t.percentile * 100:g}{t.kind}Ms": round(r.percentile(t.kind, t.percentile) * 1e3, 3)
+                    for t in targets
+                    if r.latencies(t.kind)
+                },
+            }
+            for r in found.runs
+        ]
+        if as_json:
+            dump({"bestRate": found.best_rate, "reason": found.reason, "trials": trials})
+        else:
+            for trial in trials:
+                _echo("  ".join(f"{k}={v}" for k, v in trial.items()))
+            best = "none" if found.best_rate is None else f"{found.best_rate:g} requests/s"
+            _echo(f"highest rate meeting the targets: {best} ({found.reason})")
+        raise typer.Exit(0 if found.best_rate is not None else 1)
+
+
+def _echo(text: str) -> None:
+    from aifabric._cli import _printable
+
+    typer.echo(_printable(text), err=False)
+    sys.stdout.flush()
