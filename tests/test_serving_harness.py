@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+import tempfile
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +21,6 @@ from aiohttp import web
 from aifabric import validate
 from aifabric.serving.contract import contract_digest, load_contract
 from aifabric.serving.harness import certify, load_evaluation
-from aifabric.serving.server import ServerConfig, start
 from tests.conftest import free_port
 from tests.test_cli import invoke
 
@@ -25,11 +29,11 @@ EXAMPLE = ROOT / "examples" / "serving-contract.yaml"
 
 
 def short_contract(tmp_path: Path, **changes: Any) -> Path:
-    """The example contract, made short enough for a test: 200 rps for 3 s (enough requests to prove p99)."""
+    """The example contract, made short enough for a test: 160 rps for 4 s (enough requests to prove p99)."""
     doc = yaml.safe_load(EXAMPLE.read_text())
-    doc["load"].update({"rate": 200, "durationS": 3, "warmupS": 0.5})
+    doc["load"].update({"rate": 160, "durationS": 4, "warmupS": 0.5})
     doc["validity"].update({"minDurationS": 2, "minRequests": 500})
-    doc["overload"].update({"durationS": 2})
+    doc["overload"].update({"capacityRps": 60, "durationS": 2})
     doc["accuracy"]["evaluationSet"]["uri"] = (ROOT / "examples" / "churn-evaluation.jsonl").as_uri()
     for key, value in changes.items():
         if value is None:
@@ -43,10 +47,35 @@ def short_contract(tmp_path: Path, **changes: Any) -> Path:
 
 @pytest.fixture(scope="module")
 def reference() -> Iterator[str]:
-    """The reference model server on a free loopback port, warmed up."""
-    with start(ServerConfig(capacity=64)) as running:
-        running.wait_ready()
-        yield running.url
+    """The reference model server in its own process (as a user runs it), on a free loopback port, warmed up."""
+    port = free_port()
+    command = [sys.executable, "-c", "from aifabric._cli import main; main()", "serve", "model", "--port", str(port)]
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the fixture's teardown, after the server
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the model server did not become ready: {process.stderr.read() if process.stderr else ''}"
+                )
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
 
 
 @pytest.mark.slow
@@ -54,7 +83,12 @@ def test_the_reference_server_passes_its_contract(reference: str, tmp_path: Path
     """[SRV-070] [SRV-071] [SRV-072] Every check the contract asks for passes; the report is schema-valid, names the
     contract by the digest its signatures sign, and says why GPU checks were skipped."""
     contract = load_contract(short_contract(tmp_path))
-    done = asyncio.run(certify(contract, reference, evaluation=load_evaluation(contract, tmp_path)))
+    evaluation = load_evaluation(contract, tmp_path)
+    done = asyncio.run(certify(contract, reference, evaluation=evaluation))
+    if done.outcome == "invalid" and all(
+        "fell behind" in c.get("message", "") for c in done.report["checks"] if c["outcome"] == "invalid"
+    ):  # this 2-core machine also runs the server: one more try when the harness itself could not keep up
+        done = asyncio.run(certify(contract, reference, evaluation=evaluation))
     report = done.report
     validate(report)
     outcomes = {c["id"]: c["outcome"] for c in report["checks"]}

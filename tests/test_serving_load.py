@@ -107,7 +107,8 @@ def test_open_loop_percentiles_match_the_delays_the_server_applied() -> None:
     for p in (0.5, 0.95, 0.99):
         measured, true = result.percentile("e2e", p), percentile(truth, p)
         assert abs(measured - true) <= 0.05 * true, (p, measured, true)
-    assert result.kept_up, result.summary()["sendLag"]
+    # A tenth of the 80 ms median, the spec's bound for this target (SRV-030); the server shares this process.
+    assert result.keeps_up(0.008), result.summary()["sendLag"]
     assert abs(result.throughput - 200) < 200 * 0.15
 
 

@@ -344,6 +344,7 @@ def check_latency(
     confidence: float = 0.99,
     min_requests: int = 0,
     min_duration_s: float = 0.0,
+    send_lag_p99: float = 0.002,
 ) -> CheckResult:
     """Each latency percentile within its bound, with enough requests for the claim to hold at ``confidence``.
 
@@ -383,7 +384,7 @@ def check_latency(
         unproven.append(f"{n} requests, fewer than the {min_requests} required")
     if result.duration < min_duration_s:
         unproven.append(f"the run lasted {result.duration:g} s, less than the {min_duration_s:g} s required")
-    if not result.kept_up:
+    if not result.keeps_up(send_lag_p99):
         unproven.append(f"the load generator fell behind its schedule (p99 send lag {_fmt_s(result.send_lag(0.99))})")
     if unproven:
         return _result("latency", "invalid", "latency is not proven: " + "; ".join(unproven), measurements)
@@ -572,7 +573,7 @@ async def check_overload(
         problems.append(f"{len(no_retry_after)} refusals had no Retry-After header")
     if problems:
         return _result("overload", "failed", f"{summary}: " + "; ".join(problems), measurements)
-    if not result.kept_up:
+    if not result.keeps_up(min(0.010, policy.max_response_s / 10)):
         return _result(
             "overload", "invalid", f"{summary}, but the load generator fell behind its schedule", measurements
         )

@@ -36,7 +36,15 @@ from aifabric.serving._types import Request
 from aifabric.serving.checks import CheckResult, OverloadPolicy
 from aifabric.serving.load import LatencyTarget, LoadResult
 
-__all__ = ["REPORT_SCHEMA", "Certification", "certify", "load_evaluation", "outcome_of", "probe_request"]
+__all__ = [
+    "REPORT_SCHEMA",
+    "Certification",
+    "certify",
+    "load_evaluation",
+    "outcome_of",
+    "probe_request",
+    "send_lag_limit",
+]
 
 REPORT_SCHEMA: Final = "https://aifabric.dev/schemas/serving-report/1.0.0.json"
 _PRODUCER: Final = f"https://github.com/aifabric/aifabric/tree/v{__version__}"
@@ -233,6 +241,7 @@ async def certify(
                 confidence=float(validity.confidence),
                 min_requests=validity.min_requests,
                 min_duration_s=float(validity.min_duration_s),
+                send_lag_p99=send_lag_limit(contract),
             )
         )
     if contract.throughput is not None:
@@ -352,6 +361,12 @@ def _check_json(result: CheckResult) -> dict[str, Any]:
     return out
 
 
+def send_lag_limit(contract: ServingContract) -> float:
+    """The send-lag p99 (seconds) a run must stay under: 10 ms or a tenth of the smallest target [SRV-030]."""
+    targets = [t.max_ms / 1000 for t in contract.latency or []]
+    return min([0.010, *(t / 10 for t in targets)])
+
+
 def _run_json(name: str, result: LoadResult, contract: ServingContract) -> dict[str, Any]:
     """One run as the report schema has it, with its validity [SRV-030] [SRV-031]."""
     from aifabric.serving._stats import early_stopping
@@ -385,7 +400,8 @@ def _run_json(name: str, result: LoadResult, contract: ServingContract) -> dict[
         reasons.append(f"the run lasted {result.duration:.1f} s, less than the {validity.min_duration_s:g} s required")
     if not requests_ok:
         reasons.append(f"{len(result.samples)} requests, fewer than the {validity.min_requests} required")
-    if not result.kept_up:
+    kept_up = result.keeps_up(send_lag_limit(contract))
+    if not kept_up:
         reasons.append(f"the harness fell behind its schedule (send lag p99 {result.send_lag(0.99) * 1e3:.1f} ms)")
     doc: dict[str, Any] = {
         "label": name,
@@ -396,7 +412,7 @@ def _run_json(name: str, result: LoadResult, contract: ServingContract) -> dict[
         "errors": _error_kinds(result.errors),
         "throughputRps": summary["throughputRps"],
         "sendLag": summary["sendLag"],
-        "keptUp": result.kept_up,
+        "keptUp": kept_up,
         "latencies": summary["latencies"],
         "valid": not reasons,
         "validity": {

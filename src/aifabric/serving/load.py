@@ -153,9 +153,13 @@ class LoadResult:
     @property
     def kept_up(self) -> bool:
         """Whether the client kept its schedule: send lag p99 under 2 ms and none over 50 ms, nothing dropped."""
+        return self.keeps_up(SEND_LAG_P99)
+
+    def keeps_up(self, p99: float) -> bool:
+        """Whether the client kept its schedule: send lag p99 under ``p99`` s, none over 50 ms [SRV-030]."""
         if any(s.error == "client overloaded" for s in self.samples):
             return False
-        return self.send_lag(0.99) < SEND_LAG_P99 and self.send_lag(1.0) <= MAX_SEND_LAG
+        return self.send_lag(0.99) < p99 and self.send_lag(1.0) <= MAX_SEND_LAG
 
     def summary(self) -> dict[str, Any]:
         """A JSON-able summary: counts, errors, throughput, send lag, latency percentiles, whether it kept up."""

@@ -41,12 +41,11 @@ import math
 import os
 import signal
 import socket
-import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import orjson
 
@@ -57,6 +56,7 @@ except ImportError as exc:  # pragma: no cover - the extra is part of the dev in
     raise ImportError("the model server needs aiohttp and numpy: pip install 'aifabric[serving]'") from exc
 
 from aifabric._version import __version__
+from aifabric._web import BackgroundServer, bind, serve_socket, url_of
 from aifabric.serving._model import (
     CLASSES,
     CLASSIFIER,
@@ -774,55 +774,16 @@ def _messages(messages: Any) -> str:
 # --- running it --------------------------------------------------------------------------------------------------
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
-
-
-def _url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-async def _serve(server: ModelServer, sock: socket.socket, ready: Callable[[], None], stop: asyncio.Event) -> None:
-    runner = web.AppRunner(server.application(), handle_signals=False, access_log=None, shutdown_timeout=10.0)
-    await runner.setup()
-    try:
-        site = web.SockSite(runner, sock, backlog=1024)
-        await site.start()
-        ready()
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
-class RunningServer:
+class RunningServer(BackgroundServer):
     """A model server serving from a background thread; stop it, or use it as a context manager."""
 
     def __init__(self, server: ModelServer, sock: socket.socket) -> None:
         self.server = server
-        self.url = _url(sock)
-        """The base URL, such as ``http://127.0.0.1:8000``."""
-        self._sock = sock
-        self._loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        self._started = threading.Event()
-        self._errors: list[BaseException] = []
-        self._thread = threading.Thread(target=self._main, name="aifabric-model-server", daemon=True)
-        self._thread.start()
-        self._started.wait()
-        if self._errors:
-            self._thread.join()
-            raise self._errors[0]
 
-    def _main(self) -> None:
-        try:
-            self._loop.run_until_complete(_serve(self.server, self._sock, self._started.set, self._stop))
-        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
-            self._errors.append(exc)
-        finally:
-            self._started.set()
-            self._loop.close()
+        def run(ready: Callable[[], None], stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+            return serve_socket(server.application(), sock, ready, stop, shutdown_timeout=10.0, backlog=1024)
+
+        super().__init__(run, sock, name="aifabric-model-server")
 
     def wait_ready(self, *, timeout: float = 60.0) -> float:
         """Block until the warm-up is done; return how long it took (seconds).
@@ -837,18 +798,6 @@ class RunningServer:
             time.sleep(0.01)
         assert self.server.stats.warmup_seconds is not None
         return self.server.stats.warmup_seconds
-
-    def stop(self) -> None:
-        """Stop listening, let the requests in flight finish, and stop the batcher (idempotent)."""
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def start(
@@ -865,7 +814,7 @@ def start(
         OSError: the address cannot be bound.
     """
     server = ModelServer(config, classifier=classifier)
-    return RunningServer(server, _bind(host, port))
+    return RunningServer(server, bind(host, port))
 
 
 def serve(
@@ -882,8 +831,8 @@ def serve(
         OSError: the address cannot be bound.
     """
     server = ModelServer(config)
-    sock = _bind(host, port)
-    url = _url(sock)
+    sock = bind(host, port)
+    url = url_of(sock)
 
     async def main() -> None:
         gc.freeze()  # the models and modules loaded so far are never collected: keep them out of the collector's way
@@ -891,6 +840,8 @@ def serve(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await _serve(server, sock, lambda: ready(url) if ready else None, stop)
+        await serve_socket(
+            server.application(), sock, lambda: ready(url) if ready else None, stop, shutdown_timeout=10.0, backlog=1024
+        )
 
     asyncio.run(main())

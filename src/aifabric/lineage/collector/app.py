@@ -37,11 +37,10 @@ import hashlib
 import importlib
 import signal
 import socket
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import orjson
 
@@ -52,6 +51,7 @@ except ImportError as exc:  # pragma: no cover - the extra is part of the dev in
 
 from aifabric import envelope
 from aifabric._errors import AifabricError, CanonicalizationError, DocumentError, EnvelopeError, Problem
+from aifabric._web import BackgroundServer, bind, serve_socket, url_of
 from aifabric.lineage.collector.store import (
     DIRECTIONS,
     EVENT_KINDS,
@@ -555,75 +555,25 @@ def _int_param(query: Mapping[str, str], name: str, *, default: int, low: int, h
 # --- running it --------------------------------------------------------------------------------------------
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family)
-
-
-def _url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-async def _serve(collector: Collector, sock: socket.socket, ready: Callable[[], None], stop: asyncio.Event) -> None:
-    runner = web.AppRunner(collector.application(), handle_signals=False, access_log=None)
-    await runner.setup()
-    try:
-        site = web.SockSite(runner, sock)
-        await site.start()
-        ready()
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 def _collector(store: Store | str | Path, *, registry: Registry | None, max_body: int, lifecycle: bool) -> Collector:
     if isinstance(store, Store):
         return Collector(store, registry=registry, max_body=max_body, lifecycle=lifecycle)
     return Collector(open_store(store), registry=registry, max_body=max_body, lifecycle=lifecycle, owns_store=True)
 
 
-class CollectorServer:
-    """A collector serving on a loopback port from a background thread; stop it, or use it as a context manager."""
+class CollectorServer(BackgroundServer):
+    """A collector serving on a loopback port from a background thread; stop it, or use it as a context manager.
+
+    Stopping finishes pending writes and closes what the collector owns.
+    """
 
     def __init__(self, collector: Collector, sock: socket.socket) -> None:
         self.collector = collector
-        self.url = _url(sock)
-        """The base URL, such as ``http://127.0.0.1:5000``."""
-        self._sock = sock
-        self._loop = asyncio.new_event_loop()
-        self._stop = asyncio.Event()
-        self._ready = threading.Event()
-        self._errors: list[BaseException] = []
-        self._thread = threading.Thread(target=self._main, name="aifabric-collector", daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._errors:
-            self._thread.join()
-            collector.close()
-            raise self._errors[0]
 
-    def _main(self) -> None:
-        try:
-            self._loop.run_until_complete(_serve(self.collector, self._sock, self._ready.set, self._stop))
-        except BaseException as exc:  # noqa: BLE001 - handed to the starting thread
-            self._errors.append(exc)
-        finally:
-            self._ready.set()
-            self._loop.close()
+        def run(ready: Callable[[], None], stop: asyncio.Event) -> Coroutine[Any, Any, None]:
+            return serve_socket(collector.application(), sock, ready, stop)
 
-    def stop(self) -> None:
-        """Stop serving, finish pending writes, close what the collector owns (idempotent)."""
-        if self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-            self._thread.join()
-            self.collector.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(run, sock, name="aifabric-collector", on_stop=collector.close)
 
 
 def start(
@@ -653,7 +603,7 @@ def _open(
     """The collector and its bound socket; the store is closed again when the address cannot be bound."""
     collector = _collector(store, registry=registry, max_body=max_body, lifecycle=lifecycle)
     try:
-        return collector, _bind(host, port)
+        return collector, bind(host, port)
     except OSError:
         collector.close()
         raise
@@ -676,7 +626,7 @@ def serve(
         OSError: the address cannot be bound.
     """
     collector, sock = _open(store, host, port, registry=registry, max_body=max_body, lifecycle=lifecycle)
-    url = _url(sock)
+    url = url_of(sock)
 
     async def main() -> None:
         gc.freeze()  # what is alive now (schemas, validators, modules) is never collected: keep it out of the way
@@ -684,7 +634,7 @@ def serve(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await _serve(collector, sock, lambda: ready(url) if ready else None, stop)
+        await serve_socket(collector.application(), sock, lambda: ready(url) if ready else None, stop)
 
     try:
         asyncio.run(main())
