@@ -63,9 +63,8 @@ def reference() -> Iterator[str]:
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"the model server did not become ready: {process.stderr.read() if process.stderr else ''}"
-                )
+                log.seek(0)
+                raise RuntimeError(f"the model server did not become ready: {log.read().decode(errors='replace')}")
             time.sleep(0.1)
         yield url
     finally:
