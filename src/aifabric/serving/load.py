@@ -646,8 +646,9 @@ async def saturate(
     """The highest open-loop rate in [low, high] that meets every target and the error budget.
 
     Gallops up from ``low`` (doubling) until a run misses, then bisects until the bracket is within
-    ``tolerance`` (relative). A run in which the client fell behind its schedule (not ``kept_up``) cannot certify
-    anything: it counts as a miss, and the reason says so.
+    ``tolerance`` (relative). A run in which the client fell behind its schedule (send lag p99 not under the
+    smaller of 10 ms and a tenth of the tightest target, SRV-030) proves nothing: it counts as a miss, and the
+    reason says so.
 
     Raises:
         ValueError: ``low`` not positive or above ``high``, or no targets.
@@ -656,6 +657,7 @@ async def saturate(
         raise ValueError("need 0 < low <= high, a positive tolerance and at least one target")
     runs: list[LoadResult] = []
     last_miss = ""
+    lag_bound = min([0.010, *(target.max_seconds / 10 for target in targets)])
 
     async def meets(rate: float) -> bool:
         nonlocal last_miss
@@ -663,7 +665,7 @@ async def saturate(
             base_url, requests, rate=rate, duration=duration, seed=seed, workers=workers, timeout=timeout
         )
         runs.append(result)
-        if not result.kept_up:
+        if not result.keeps_up(lag_bound):
             last_miss = f"the client could not keep up at {rate:g} rps (send lag p99 {result.send_lag(0.99):.4f} s)"
             return False
         miss = _verdict(result, targets, max_error_rate)
