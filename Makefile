@@ -14,10 +14,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 ## demo: validate every schema example, example document and vector, run the conformance vectors, show lineage,
-## then keep, sign, verify and prove an audit log
+## keep, sign, verify and prove an audit log, then check the reference model server against its serving contract
 demo: $(STAMP)
 	$(BIN)/aifabric schemas check
-	$(BIN)/aifabric validate examples conformance/vectors
+	$(BIN)/aifabric validate examples/*.json examples/*.jsonl examples/*.yaml conformance/vectors
 	$(BIN)/aifabric conformance vectors --report $(OUT)/conformance-report.json
 	$(BIN)/aifabric validate $(OUT)/conformance-report.json
 	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
@@ -37,8 +37,18 @@ demo: $(STAMP)
 	$(BIN)/aifabric audit prove $(OUT)/audit-log 3 > $(OUT)/audit-proof.json
 	$(BIN)/aifabric audit verify --proof $(OUT)/audit-proof.json --key $(OUT)/audit-key.pem.pub
 	$(BIN)/aifabric audit tail $(OUT)/audit-log
+	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	url=http://127.0.0.1:$$port; \
+	$(BIN)/aifabric serve model --port $$port > $(OUT)/model-server.log 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null' EXIT; \
+	for i in $$(seq 300); do $(BIN)/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+		$$url/v2/health/ready > /dev/null 2>&1 && break; sleep 0.1; done; \
+	echo "+ aifabric serving check -c examples/serving-contract.yaml -e $$url -o $(OUT)/serving-report.json"; \
+	$(BIN)/aifabric serving check -c examples/serving-contract.yaml -e $$url -o $(OUT)/serving-report.json; \
+	rc=$$?; [ $$rc -le 1 ] || exit $$rc
 	@echo "The conformance report is in $(OUT)/conformance-report.json; lineage events in $(OUT)/lineage.sqlite;"
-	@echo "the audit log in $(OUT)/audit-log, its checkpoint in $(OUT)/audit-checkpoint.txt"
+	@echo "the audit log in $(OUT)/audit-log, its checkpoint in $(OUT)/audit-checkpoint.txt;"
+	@echo "the serving report in $(OUT)/serving-report.json and $(OUT)/serving-report.html"
 
 ## test: lint, type-check, spec lint, schema compatibility, vector and docs drift, strict docs build, then pytest
 test: lint typecheck speclint compat vectors-check docs-check pytest

@@ -35,7 +35,13 @@ import yaml
 
 from aifabric import validate
 from aifabric.serving import Request
-from aifabric.serving.checks import OverloadPolicy, check_error_budget, check_overload, check_streaming
+from aifabric.serving.checks import (
+    OverloadPolicy,
+    check_error_budget,
+    check_input_validation,
+    check_overload,
+    check_streaming,
+)
 from aifabric.serving.load import LoadResult, run_closed_loop, send_one
 from aifabric.serving.protocols import oip_v2, openai
 from tests.conftest import free_port
@@ -289,12 +295,31 @@ def test_mlserver_queues_instead_of_rejecting_above_capacity(mlserver: MLServer,
     assert figures["timed out"] or (isinstance(late, float) and late > 1000), result.message
 
 
-def test_mlserver_certified_by_the_cli_fails_overload_only(
+def test_mlserver_answers_a_shape_mismatch_with_500(mlserver: MLServer) -> None:
+    """[SRV-053] MLServer answers an input whose shape does not match its data with a 500 (its scikit-learn runtime
+    raises "cannot reshape array" and nothing turns that into a 400), which the input-validation check fails; every
+    other malformed request gets FastAPI's 422."""
+    result = asyncio.run(check_input_validation(mlserver.url, infer(mlserver.samples[0][0])))
+    statuses = {m.name: m.value for m in result.measurements}
+    assert result.outcome == "failed" and "wrong-shape: HTTP 500" in result.message, result.message
+    assert statuses["wrong-shape status"] == 500
+    assert {statuses[f"{name} status"] for name in ("bad-json", "wrong-datatype", "huge-body")} == {422}
+
+
+def test_mlserver_refuses_missing_inputs_with_422(mlserver: MLServer) -> None:
+    """[SRV-053] MLServer answers a request without ``inputs`` with a 422, also right after a 500 on the same
+    connection; the check must record that 422, not a connection error."""
+    result = asyncio.run(check_input_validation(mlserver.url, infer(mlserver.samples[0][0])))
+    statuses = {m.name: m.value for m in result.measurements}
+    assert statuses["missing-inputs status"] == 422, result.message
+
+
+def test_mlserver_certified_by_the_cli_fails_overload(
     mlserver: MLServer, mlserver_capacity: float, tmp_path: Path
 ) -> None:
     """[SRV-070] [SRV-045] [SRV-048] [SRV-053] ``aifabric serving check`` against MLServer: the report is schema-valid,
-    its outcome ``failed``, and the overload check is the one that fails, naming the queueing; protocol, malformed
-    input, latency at a modest load, and accuracy on held-out samples pass."""
+    its outcome ``failed``; the overload check fails naming the queueing, input validation fails on the 500 for a
+    shape mismatch, and protocol, latency at a modest load and accuracy on held-out samples pass."""
     evaluation = tmp_path / "evaluation.jsonl"
     lines = [json.dumps({"input": json.loads(infer(x).body or b"{}"), "expected": [y]}) for x, y in mlserver.samples]
     evaluation.write_text("\n".join(lines) + "\n")
@@ -347,7 +372,8 @@ def test_mlserver_certified_by_the_cli_fails_overload_only(
     assert outcomes["overload"] == "failed" and "queues instead of rejecting" in checks["overload"]["message"]
     assert "SRV-045" in checks["overload"]["requirements"]
     failed = sorted(name for name, outcome in outcomes.items() if outcome == "failed")
-    assert failed == ["overload"], {name: checks[name]["message"] for name in failed}
+    assert failed == ["input-validation", "overload"], {name: checks[name]["message"] for name in failed}
+    assert "wrong-shape: HTTP 500" in checks["input-validation"]["message"]
     assert outcomes["telemetry"] == "skipped"
 
 

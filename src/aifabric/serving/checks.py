@@ -213,10 +213,12 @@ class _Reply:
 _LARGE = 512 * 1024  # bodies above this are streamed from a buffer, not written in one go
 
 
-def _session(timeout: float) -> aiohttp.ClientSession:
+def _session(timeout: float, *, fresh: bool = False) -> aiohttp.ClientSession:
+    """A client session; ``fresh``: a new connection for each request, so that one answer cannot spoil the next."""
     import aiohttp
 
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
+    connector = aiohttp.TCPConnector(force_close=True) if fresh else None
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), connector=connector)
 
 
 async def _exchange(
@@ -300,12 +302,13 @@ async def check_input_validation(
 
     The variants: bad JSON, a wrong datatype, a wrong shape, missing inputs, a huge body and a wrong content type.
     A 5xx, a 2xx, a hang or a dropped connection fails the check, naming the variant. A huge body refused by
-    closing the connection is accepted and noted.
+    closing the connection is accepted and noted. Each request goes on a new connection, so that a server that
+    drops a connection after one bad answer is blamed for that answer, not the next.
     """
     failures: list[str] = []
     notes: list[str] = []
     measurements: list[Measurement] = []
-    async with _session(timeout + 5) as session:
+    async with _session(timeout + 5, fresh=True) as session:
         first = await _exchange(session, base_url, valid, timeout=timeout)
         if first.status is None:
             return _result("input-validation", "error", f"the endpoint could not be reached: {first.error}")
@@ -543,8 +546,9 @@ async def check_overload(
     timed_out = [s for s in samples if s.status is None]
     other = [s for s in samples if s.status is not None and not s.ok and s.status not in policy.statuses]
     no_retry_after = [s for s in refused if policy.retry_after and s.retry_after is None]
-    e2e = sorted(s.done - s.scheduled for s in samples if s.status is not None)
-    p99 = e2e[min(len(e2e) - 1, int(len(e2e) * 0.99))] if e2e else math.inf
+    # requests that got no answer count at the timeout: a p99 of the answered alone would flatter a queueing server
+    e2e = sorted(s.done - s.scheduled if s.status is not None else max(limit, s.done - s.scheduled) for s in samples)
+    p99 = e2e[min(len(e2e) - 1, int(len(e2e) * 0.99))]
     slow = [s for s in samples if s.status is not None and s.done - s.scheduled > policy.max_response_s]
     measurements = [
         Measurement("offered rate", round(rate, 3), "rps"),
@@ -553,12 +557,24 @@ async def check_overload(
         Measurement("fallback answers", len(fallback), "requests"),
         Measurement("served", len(served), "requests"),
         Measurement("timed out", len(timed_out), "requests", 0, "=="),
-        Measurement("p99 response", _ms(p99) if e2e else None, "ms", _ms(policy.max_response_s), "<="),
+        Measurement("p99 response", _ms(p99), "ms", _ms(policy.max_response_s), "<="),
+        Measurement("send lag p99", _ms(result.send_lag(0.99)), "ms"),
     ]
     declared = f"{len(refused)} of {n} requests were refused with {statuses}"
     if policy.behaviour == "fallback":
         declared += f" and {len(fallback)} answered with the fallback"
-    summary = f"{at} {declared}; p99 latency {_fmt_s(p99)}"
+    summary = f"{at} {declared}; p99 latency {_fmt_s(p99)}" + (
+        " (no answer counted at the timeout)" if timed_out else ""
+    )
+    lag_bound = policy.max_response_s / 10  # a tenth of the bound it judges, as SRV-030 does for latency targets
+    if not result.keeps_up(lag_bound):
+        return _result(
+            "overload",
+            "invalid",
+            f"{summary}, but the load generator fell behind its schedule (send lag p99 "
+            f"{_fmt_s(result.send_lag(0.99))}): the figures cannot be blamed on the endpoint",
+            measurements,
+        )
     problems = []
     if (timed_out or slow) and not refused and not fallback:
         problems.append("the endpoint queues instead of rejecting")
@@ -573,10 +589,6 @@ async def check_overload(
         problems.append(f"{len(no_retry_after)} refusals had no Retry-After header")
     if problems:
         return _result("overload", "failed", f"{summary}: " + "; ".join(problems), measurements)
-    if not result.keeps_up(min(0.010, policy.max_response_s / 10)):
-        return _result(
-            "overload", "invalid", f"{summary}, but the load generator fell behind its schedule", measurements
-        )
     notes = []
     if not refused and not fallback:
         notes.append(f"nothing was refused: the endpoint served {rate:g} rps within bound, above its stated capacity")

@@ -277,7 +277,7 @@ async def certify(
                 distinct,
                 max_speedup=float(contract.caching.max_speedup),
                 timeout=timeout,
-                duration=min(20.0, float(load.duration_s)),
+                duration=min(10.0, float(load.duration_s)),
             )
         )
     if contract.overload is not None:
