@@ -26,6 +26,7 @@ from tests.test_cli import invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "serving-contract.yaml"
+EVALUATION = ROOT / "examples" / "evaluation" / "churn-classifier.jsonl"
 
 
 def short_contract(tmp_path: Path, **changes: Any) -> Path:
@@ -34,7 +35,7 @@ def short_contract(tmp_path: Path, **changes: Any) -> Path:
     doc["load"].update({"rate": 160, "durationS": 4, "warmupS": 0.5})
     doc["validity"].update({"minDurationS": 2, "minRequests": 500})
     doc["overload"].update({"capacityRps": 60, "durationS": 2})
-    doc["accuracy"]["evaluationSet"]["uri"] = (ROOT / "examples" / "evaluation" / "churn-classifier.jsonl").as_uri()
+    doc["accuracy"]["evaluationSet"]["uri"] = EVALUATION.as_uri()
     for key, value in changes.items():
         if value is None:
             doc.pop(key, None)
@@ -195,9 +196,8 @@ def test_the_evaluation_set_is_pinned_by_its_digest_and_never_fetched(tmp_path: 
     contract = load_contract(short_contract(tmp_path))
     assert len(load_evaluation(contract, tmp_path)) == 256
     changed = tmp_path / "eval.jsonl"
-    changed.write_bytes(
-        (ROOT / "examples" / "evaluation" / "churn-classifier.jsonl").read_bytes().replace(b'"expected":1', b'"expected":0', 1)
-    )
+    original = EVALUATION.read_bytes()
+    changed.write_bytes(original.replace(b'"expected":1', b'"expected":0', 1))
     doc = yaml.safe_load(short_contract(tmp_path).read_text())
     doc["accuracy"]["evaluationSet"]["uri"] = changed.as_uri()
     (tmp_path / "c2.yaml").write_text(yaml.safe_dump(doc))
