@@ -19,6 +19,7 @@ import yaml
 from aiohttp import web
 
 from aifabric import validate
+from aifabric.serving._stats import Histogram
 from aifabric.serving.contract import contract_digest, load_contract
 from aifabric.serving.harness import certify, load_evaluation
 from tests.conftest import free_port
@@ -111,6 +112,7 @@ def test_the_reference_server_passes_its_contract(reference: str, tmp_path: Path
     assert report["telemetry"]["reason"].startswith("no GPU telemetry")
     (run,) = report["runs"]
     assert run["valid"] and run["keptUp"] and run["requests"] >= 500
+    assert Histogram.decode(run["histogram"]["e2e"]).count == run["latencies"]["e2e"]["count"]
     assert run["validity"]["earlyStopping"][1]["required"] <= run["validity"]["earlyStopping"][1]["observed"]
     page = done.html()
     assert page.count("<svg") == 2 and "Serving report" in page and "no GPU telemetry" in page

@@ -369,7 +369,7 @@ def send_lag_limit(contract: ServingContract) -> float:
 
 def _run_json(name: str, result: LoadResult, contract: ServingContract) -> dict[str, Any]:
     """One run as the report schema has it, with its validity [SRV-030] [SRV-031]."""
-    from aifabric.serving._stats import early_stopping
+    from aifabric.serving._stats import Histogram, early_stopping
 
     summary = result.summary()
     validity = contract.validity
@@ -422,6 +422,16 @@ def _run_json(name: str, result: LoadResult, contract: ServingContract) -> dict[
             "reasons": reasons,
         },
     }
+    histograms = {}
+    for kind in ("e2e", "service", "ttft", "itl"):
+        values = result.latencies(kind)
+        if values:
+            histogram = Histogram()
+            for value in values:
+                histogram.record(value)
+            histograms[kind] = histogram.encode()
+    if histograms:
+        doc["histogram"] = histograms
     if result.mode == "open" and result.rate:
         doc["rate"] = result.rate
     if result.mode == "closed" and result.concurrency:
