@@ -19,6 +19,7 @@ import yaml
 from aiohttp import web
 
 from aifabric import validate
+from aifabric.serving import Sample
 from aifabric.serving._stats import Histogram
 from aifabric.serving.contract import contract_digest, load_contract
 from aifabric.serving.harness import certify, load_evaluation
@@ -85,7 +86,8 @@ def test_the_reference_server_passes_its_contract(reference: str, tmp_path: Path
     contract by the digest its signatures sign, and says why GPU checks were skipped."""
     contract = load_contract(short_contract(tmp_path))
     evaluation = load_evaluation(contract, tmp_path)
-    done = asyncio.run(certify(contract, reference, evaluation=evaluation))
+    seen: list[Sample] = []
+    done = asyncio.run(certify(contract, reference, evaluation=evaluation, on_sample=seen.append))
     if done.outcome == "invalid" and all(
         "fell behind" in c.get("message", "") for c in done.report["checks"] if c["outcome"] == "invalid"
     ):  # this 2-core machine also runs the server: one more try when the harness itself could not keep up
@@ -113,6 +115,7 @@ def test_the_reference_server_passes_its_contract(reference: str, tmp_path: Path
     (run,) = report["runs"]
     assert run["valid"] and run["keptUp"] and run["requests"] >= 500
     assert Histogram.decode(run["histogram"]["e2e"]).count == run["latencies"]["e2e"]["count"]
+    assert len(seen) >= run["requests"]  # the live display saw every request, warm-up ones too
     assert run["validity"]["earlyStopping"][1]["required"] <= run["validity"]["earlyStopping"][1]["observed"]
     page = done.html()
     assert page.count("<svg") == 2 and "Serving report" in page and "no GPU telemetry" in page
@@ -209,3 +212,14 @@ def test_the_evaluation_set_is_pinned_by_its_digest_and_never_fetched(tmp_path: 
     (tmp_path / "c3.yaml").write_text(yaml.safe_dump(doc))
     with pytest.raises(DocumentError, match="fetches nothing"):
         load_evaluation(load_contract(tmp_path / "c3.yaml"), tmp_path)
+
+
+def test_the_live_view_line_sums_up_the_run_so_far() -> None:
+    from aifabric._cli._serving_check import _LiveView
+
+    view = _LiveView(10.0)
+    for n in range(100):
+        view.add(Sample(n, "", n * 0.01, n * 0.01 + 0.001, n * 0.01 + 0.005, status=200, ok=n % 10 != 0))
+    line = view._line()
+    assert "100 requests" in line and "10 failed" in line
+    assert "e2e p99 5.0 ms" in line and "send lag p99 1.00 ms" in line

@@ -62,21 +62,31 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
         if not url:
             die("give --endpoint URL (the contract names none)", 2)
         started = time.monotonic()
+        live = _LiveView(float(doc.load.warmup_s) + float(doc.load.duration_s)) if sys.stderr.isatty() else None
 
         def progress(step: str) -> None:
+            if live is not None:
+                live.stop()
             _echo(f"[{time.monotonic() - started:6.1f} s] {step}")
+            if live is not None and step.endswith(f"loop for {doc.load.duration_s:g} s"):
+                live.start()
 
-        done = asyncio.run(
-            certify(
-                doc,
-                url,
-                evaluation=evaluation,
-                progress=progress,
-                profile=profile,  # type: ignore[arg-type]
-                workers=workers,
-                telemetry=telemetry,  # type: ignore[arg-type]
+        try:
+            done = asyncio.run(
+                certify(
+                    doc,
+                    url,
+                    evaluation=evaluation,
+                    progress=progress,
+                    on_sample=live.add if live is not None else None,
+                    profile=profile,  # type: ignore[arg-type]
+                    workers=workers,
+                    telemetry=telemetry,  # type: ignore[arg-type]
+                )
             )
-        )
+        finally:
+            if live is not None:
+                live.stop()
         out.parent.mkdir(parents=True, exist_ok=True)
         import orjson
 
@@ -164,3 +174,50 @@ def _echo(text: str) -> None:
 
     typer.echo(_printable(text), err=False)
     sys.stdout.flush()
+
+
+class _LiveView:
+    """A status line on the terminal during the load run: requests, failures, latency and send lag so far."""
+
+    def __init__(self, planned: float) -> None:
+        self.planned = planned
+        self.samples: list[Any] = []
+        self._live: Any = None
+        self._started = 0.0
+
+    def add(self, sample: Any) -> None:
+        self.samples.append(sample)
+
+    def _line(self) -> str:
+        from aifabric.serving._stats import percentile
+
+        recent = self.samples[-2000:]
+        failed = sum(not s.ok for s in self.samples)
+        e2e = sorted(s.done - s.scheduled for s in recent if s.ok)
+        lag = sorted(s.sent - s.scheduled for s in recent)
+        p99 = f"{percentile(e2e, 0.99) * 1e3:.1f} ms" if e2e else "-"
+        lag99 = f"{percentile(lag, 0.99) * 1e3:.2f} ms" if lag else "-"
+        elapsed = min(self.planned, time.monotonic() - self._started)
+        return (
+            f"  {elapsed:5.1f}/{self.planned:g} s  {len(self.samples)} requests  {failed} failed  "
+            f"e2e p99 {p99}  send lag p99 {lag99}"
+        )
+
+    def start(self) -> None:
+        from rich.console import Console
+        from rich.live import Live
+        from rich.text import Text
+
+        self._started = time.monotonic()
+
+        class _Line:
+            def __rich__(inner) -> Text:  # noqa: N805 - the view renders itself on each refresh
+                return Text(self._line())
+
+        self._live = Live(_Line(), console=Console(stderr=True), refresh_per_second=4, transient=True)
+        self._live.start()
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None

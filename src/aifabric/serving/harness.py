@@ -32,7 +32,7 @@ from aifabric._ids import utc_now, uuid7
 from aifabric._version import __version__
 from aifabric.models.serving import ServingContract
 from aifabric.serving import _html
-from aifabric.serving._types import Request
+from aifabric.serving._types import Request, Sample
 from aifabric.serving.checks import CheckResult, OverloadPolicy
 from aifabric.serving.load import LatencyTarget, LoadResult
 
@@ -165,8 +165,13 @@ async def certify(
     profile: Literal["strict", "tolerant"] = "tolerant",
     workers: int = 1,
     telemetry: Literal["auto", "nvml", "prometheus", "none"] = "auto",
+    on_sample: Callable[[Sample], None] | None = None,
 ) -> Certification:
-    """Run every check the contract asks for against ``url``; never raises for what the endpoint does."""
+    """Run every check the contract asks for against ``url``; never raises for what the endpoint does.
+
+    ``progress`` is told each step as it starts; ``on_sample`` sees each request of the contract's load run as it
+    completes (for a live display).
+    """
     from aifabric.serving import checks
     from aifabric.serving.load import run_closed_loop, run_open_loop
     from aifabric.serving.protocols import oip_v2, openai
@@ -219,6 +224,7 @@ async def certify(
                 timeout=timeout,
                 workers=workers,
                 warmup=float(load.warmup_s),
+                on_sample=on_sample,
             )
         else:
             result = await run_closed_loop(
@@ -228,6 +234,7 @@ async def certify(
                 duration=float(load.duration_s),
                 timeout=timeout,
                 warmup=float(load.warmup_s),
+                on_sample=on_sample,
             )
     runs.append(("contract load", result))
     summary = sampler.summary()

@@ -423,7 +423,14 @@ def _poisson_schedule(rate: float, end: float, seed: int) -> list[float]:
 
 
 async def _open_loop(
-    base_url: str, items: Sequence[_Item], start: float, timeout: float, max_in_flight: int, *, spin: bool = True
+    base_url: str,
+    items: Sequence[_Item],
+    start: float,
+    timeout: float,
+    max_in_flight: int,
+    *,
+    spin: bool = True,
+    on_sample: Callable[[Sample], None] | None = None,
 ) -> list[Sample]:
     """Sends each item at its scheduled time (relative to ``start``) and gathers the samples.
 
@@ -441,7 +448,10 @@ async def _open_loop(
     async def one(item: _Item) -> None:
         nonlocal in_flight
         try:
-            samples.append(await _send(session, _url(base_url, item[2].path, urls), item[2], item[0], item[1], start))
+            sample = await _send(session, _url(base_url, item[2].path, urls), item[2], item[0], item[1], start)
+            samples.append(sample)
+            if on_sample is not None:
+                on_sample(sample)
         finally:
             in_flight -= 1
 
@@ -530,6 +540,7 @@ async def run_open_loop(
     workers: int = 1,
     warmup: float = 0.0,
     max_in_flight: int = 10_000,
+    on_sample: Callable[[Sample], None] | None = None,
 ) -> LoadResult:
     """Sends requests at Poisson arrival times of ``rate`` per second for ``warmup + duration`` seconds.
 
@@ -537,7 +548,8 @@ async def run_open_loop(
     time. Requests scheduled in the warm-up are sent but left out of the result. A request due while
     ``max_in_flight`` are outstanding is not sent and fails with ``client overloaded`` (and the run is not kept
     up). With ``workers > 1`` the schedule is split across that many processes, which then need ``requests`` to
-    be picklable once resolved (they always are: :class:`Request` objects are sent).
+    be picklable once resolved (they always are: :class:`Request` objects are sent). ``on_sample`` is called with
+    each sample as it completes, for a live display (in this process only: not with ``workers > 1``).
 
     Raises:
         ValueError: a rate, duration or worker count that is not positive.
@@ -547,7 +559,7 @@ async def run_open_loop(
     request_at = _request_at(requests)
     items = [(n, t, request_at(n)) for n, t in enumerate(_poisson_schedule(rate, warmup + duration, seed))]
     if workers == 1:
-        samples = await _open_loop(base_url, items, time.perf_counter(), timeout, max_in_flight)
+        samples = await _open_loop(base_url, items, time.perf_counter(), timeout, max_in_flight, on_sample=on_sample)
     else:
         samples = await _open_loop_workers(base_url, items, workers, timeout, max_in_flight)
     samples = sorted((s for s in samples if s.scheduled >= warmup), key=lambda s: s.index)
@@ -566,6 +578,7 @@ async def run_closed_loop(
     timeout: float = 30.0,
     warmup: float = 0.0,
     max_requests: int | None = None,
+    on_sample: Callable[[Sample], None] | None = None,
 ) -> LoadResult:
     """Keeps ``concurrency`` requests in flight for ``warmup + duration`` seconds (or ``max_requests`` measured).
 
@@ -597,6 +610,8 @@ async def run_closed_loop(
             request = request_at(n)
             sample = await _send(session, _url(base_url, request.path, urls), request, n, scheduled, start)
             samples.append(sample)
+            if on_sample is not None:
+                on_sample(sample)
             scheduled = sample.done
 
     async with _session(timeout) as session:
