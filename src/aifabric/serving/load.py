@@ -55,6 +55,7 @@ from yarl import URL
 
 from aifabric.serving._stats import percentile
 from aifabric.serving._types import LatencyKind, Mode, Request, Sample
+from aifabric.serving.protocols import openai
 
 __all__ = [
     "MAX_SEND_LAG",
@@ -79,7 +80,6 @@ MAX_SEND_LAG = 0.05
 
 _PERCENTILES = (("p50Ms", 0.5), ("p90Ms", 0.9), ("p95Ms", 0.95), ("p99Ms", 0.99), ("p999Ms", 0.999))
 _KINDS: tuple[LatencyKind, ...] = ("e2e", "service", "ttft", "itl")
-_OUTPUT_FIELDS = ("content", "reasoning_content", "reasoning", "tool_calls", "refusal")
 _TIMER_SLACK = 0.0011  # epoll's timeout is in whole milliseconds, rounded up
 _Item = tuple[int, float, Request]  # index, scheduled time, request
 
@@ -243,9 +243,8 @@ def _retry_after(value: str | None) -> float | None:
 def _carries_output(payload: bytes) -> tuple[bool, str | None, bool]:
     """Whether one SSE ``data:`` payload carries output, its error if any, and whether it is an OpenAI-style chunk.
 
-    An OpenAI-style chunk is an object with a ``choices`` list; it carries output when a choice has text, content,
-    reasoning or tool calls (the role-only first chunk and the usage-only last one do not). Any other payload (not
-    JSON, or another API's shape) counts as output.
+    An OpenAI-style chunk is an object with a ``choices`` list, judged by :func:`openai.carries_output`; any other
+    payload (not JSON, or another API's shape) counts as output.
     """
     try:
         event = orjson.loads(payload)
@@ -254,21 +253,10 @@ def _carries_output(payload: bytes) -> tuple[bool, str | None, bool]:
     if not isinstance(event, dict):
         return True, None, False
     if event.get("error"):
-        error = event["error"]
-        message = error.get("message", error) if isinstance(error, dict) else error
-        return False, str(message), False
-    choices = event.get("choices")
-    if not isinstance(choices, list):
+        return False, openai.chunk_error(event), False
+    if not isinstance(event.get("choices"), list):
         return True, None, False
-    for choice in choices:
-        if not isinstance(choice, dict):
-            continue
-        if choice.get("text"):
-            return True, None, True
-        delta = choice.get("delta") or choice.get("message")
-        if isinstance(delta, dict) and any(delta.get(name) for name in _OUTPUT_FIELDS):
-            return True, None, True
-    return False, None, True
+    return openai.carries_output(event), None, True
 
 
 def _failure(exc: BaseException) -> str:

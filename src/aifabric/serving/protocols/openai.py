@@ -30,6 +30,7 @@ from aifabric.serving.checks import REQUIREMENTS, CheckResult, Measurement, _exc
 
 __all__ = [
     "Stream",
+    "carries_output",
     "chat_request",
     "check_protocol",
     "chunk_error",
@@ -132,6 +133,27 @@ def chunk_output(chunk: Any) -> str:
     return "".join(parts)
 
 
+_OUTPUT_FIELDS = ("content", "reasoning_content", "reasoning", "tool_calls", "refusal")
+
+
+def carries_output(chunk: Any) -> bool:
+    """Whether a chunk carries output: a choice with text, content, reasoning, tool calls or a refusal.
+
+    The role-only first chunk and the usage-only last one do not; the time of each chunk that does is a token's.
+    """
+    if not isinstance(chunk, Mapping):
+        return False
+    for choice in chunk.get("choices") or ():
+        if not isinstance(choice, Mapping):
+            continue
+        if choice.get("text"):
+            return True
+        holder = choice.get("delta") or choice.get("message")
+        if isinstance(holder, Mapping) and any(holder.get(name) for name in _OUTPUT_FIELDS):
+            return True
+    return False
+
+
 def chunk_error(chunk: Any) -> str | None:
     """The message of an ``error`` object in a chunk, or None."""
     if not isinstance(chunk, Mapping) or "error" not in chunk:
@@ -173,10 +195,9 @@ def parse_stream(body: bytes | str) -> Stream:
             error = error or f"an event is not JSON: {data[:80]!r}"
             continue
         error = error or chunk_error(chunk)
-        piece = chunk_output(chunk)
-        if piece:
+        if carries_output(chunk):
             outputs += 1
-            text.append(piece)
+            text.append(chunk_output(chunk))
     if not done and error is None:
         error = "the stream ended without data: [DONE]"
     return Stream("".join(text), outputs, events, done, error)
