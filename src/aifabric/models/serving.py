@@ -31,6 +31,7 @@ from aifabric._errors import ValidationError
 from aifabric._ids import utc_now, uuid7
 from aifabric._version import __version__
 from aifabric.models.common import DigestSet, Document, RequirementId, Timestamp, UUIDv7, _Model, _unique
+from aifabric.serving._types import CheckId, CheckOutcome
 from aifabric.validation import validate
 
 __all__ = [
@@ -389,21 +390,8 @@ class Measurement(_Model):
 class ServingCheck(_Model):
     """The outcome of one check, the requirements it tested and what it measured."""
 
-    id: Literal[
-        "protocol",
-        "input-validation",
-        "latency",
-        "throughput",
-        "error-budget",
-        "overload",
-        "warmup",
-        "streaming",
-        "accuracy",
-        "no-caching",
-        "telemetry",
-        "gpu-bounds",
-    ]
-    outcome: Literal["passed", "failed", "skipped", "invalid", "error"]
+    id: CheckId
+    outcome: CheckOutcome
     message: _Text | None = None
     requirements: Annotated[list[RequirementId], AfterValidator(_unique)]
     measurements: list[Measurement] | None = None

@@ -14,6 +14,23 @@ Mode = Literal["open", "closed"]
 """``open``: requests sent on a schedule, whatever the server does; ``closed``: a fixed number in flight."""
 LatencyKind = Literal["e2e", "service", "ttft", "itl", "send_lag"]
 """Which latency: see :class:`Sample`."""
+CheckId = Literal[
+    "protocol",
+    "input-validation",
+    "latency",
+    "throughput",
+    "error-budget",
+    "overload",
+    "warmup",
+    "streaming",
+    "accuracy",
+    "no-caching",
+    "telemetry",
+    "gpu-bounds",
+]
+"""The checks of a serving contract (spec/serving.md)."""
+CheckOutcome = Literal["passed", "failed", "skipped", "invalid", "error"]
+"""What a check found: ``invalid`` when the measurement cannot be trusted, ``error`` when it could not run."""
 
 
 @dataclass(frozen=True, slots=True)

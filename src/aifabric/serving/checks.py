@@ -27,7 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from aifabric.serving._types import Request
+from aifabric.serving._types import CheckId, Request
+from aifabric.serving._types import CheckOutcome as Outcome
 
 if TYPE_CHECKING:
     import aiohttp
@@ -52,21 +53,6 @@ __all__ = [
     "check_warmup",
 ]
 
-CheckId = Literal[
-    "protocol",
-    "input-validation",
-    "latency",
-    "throughput",
-    "error-budget",
-    "overload",
-    "warmup",
-    "streaming",
-    "accuracy",
-    "no-caching",
-    "telemetry",
-    "gpu-bounds",
-]
-Outcome = Literal["passed", "failed", "skipped", "invalid", "error"]
 AccuracyMetric = Literal["exact_match", "top1", "abs_tolerance"]
 
 REQUIREMENTS: Mapping[str, tuple[str, ...]] = {
