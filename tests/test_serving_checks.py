@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -30,6 +32,7 @@ from aifabric.serving.checks import (
 )
 from aifabric.serving.load import LatencyTarget, LoadResult
 from aifabric.serving.protocols.oip_v2 import TensorSpec, infer_request, zeros
+from tests.conftest import free_port
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -174,16 +177,45 @@ def test_input_validation_is_an_error_when_nothing_listens() -> None:
 # --- overload ----------------------------------------------------------------------------------------------------
 
 
-def queueing_server() -> Handler:
-    """Serves one request at a time, 50 ms each, queueing everything else: capacity 20 rps."""
+_QUEUEING = """
+import asyncio, sys
+from aiohttp import web
+
+async def main():
     lock = asyncio.Lock()
 
-    async def handler(request: web.Request) -> web.Response:
+    async def infer(request):
+        await request.read()
         async with lock:
             await asyncio.sleep(0.05)
         return web.json_response({"outputs": []})
 
-    return handler
+    app = web.Application()
+    app.router.add_post("/v2/models/m/infer", infer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", int(sys.argv[1]))
+    await site.start()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+@contextmanager
+def queueing_process() -> Iterator[str]:
+    """The queueing server (one request at a time, 50 ms each: capacity 20 rps) in a process of its own."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-c", _QUEUEING, str(port)], stdout=subprocess.PIPE)
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == b"ready"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def rejecting_server(capacity: int) -> Handler:
@@ -206,7 +238,7 @@ def rejecting_server(capacity: int) -> Handler:
 def test_overload_fails_a_server_that_queues_instead_of_rejecting() -> None:
     """[SRV-045] Above capacity, requests answered later than maxResponseMs (queued, not refused) fail the check."""
     policy = OverloadPolicy(capacity_rps=20, factor=3, retry_after=True, max_response_s=0.25)
-    with serve([("POST", "/v2/models/m/infer", queueing_server())]) as url:
+    with queueing_process() as url:  # its own process: a server thread here would share the client's GIL
         result = run(check_overload(url, VALID, policy, duration=1.5, timeout=3))
     assert result.outcome == "failed", result.message
     assert "at 60 rps (3x the stated 20)" in result.message

@@ -11,6 +11,9 @@ AifabricError                 every error the SDK raises on purpose
 ├── TransportError            a batch of lineage events a destination did not (wholly) accept
 │   ├── RetryableTransportError   down, slow or busy: try again later
 │   └── PermanentTransportError   it will never accept them (a 4xx answer)
+├── ToolCallError             a tool call that ended in an error class of spec/tools.md (``error_class``)
+│   ├── InvalidInputError, UnauthorizedError, ForbiddenError, RateLimitedError,
+│   └── ToolTimeoutError, ConflictError, UnavailableError, ToolFailedError
 ├── SpoolError                a spool directory that cannot be used
 ├── StoreError                a lineage store (database) that cannot be opened, read or written
 └── VerificationError         a signature that does not verify; verification raises, never returns False
@@ -36,22 +39,31 @@ __all__ = [
     "BundleError",
     "CanonicalizationError",
     "CertificateError",
+    "ConflictError",
     "DigestMismatchError",
     "DivergenceError",
     "DocumentError",
     "EnvelopeError",
+    "ForbiddenError",
     "IdentityError",
+    "InvalidInputError",
     "KeyFileError",
     "KeyMismatchError",
     "PermanentTransportError",
     "Problem",
     "ProofError",
+    "RateLimitedError",
     "RetryableTransportError",
     "SchemaError",
     "SignatureError",
     "SpoolError",
     "StoreError",
+    "ToolCallError",
+    "ToolFailedError",
+    "ToolTimeoutError",
     "TransportError",
+    "UnauthorizedError",
+    "UnavailableError",
     "ValidationError",
     "VerificationError",
 ]
@@ -213,6 +225,89 @@ class DivergenceError(VerificationError):
     def __init__(self, message: str, *, index: int) -> None:
         self.index = index
         super().__init__(message)
+
+
+class ToolCallError(AifabricError):
+    """A tool call that ended in an error class of spec/tools.md or of the tool's contract.
+
+    A tool function raises it (or a subclass) to end with a class its contract declares, such as
+    ``ToolCallError("no funds", error_class="INSUFFICIENT_FUNDS")``; ``retry_after`` is a ``Retry-After`` in
+    seconds. Subclasses name the spec's classes.
+    """
+
+    code = "AIF-TOOL"
+    error_class = "TOOL_ERROR"
+
+    def __init__(self, message: str, *, error_class: str | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        if error_class is not None:
+            self.error_class = error_class
+        self.retry_after = retry_after
+
+
+class InvalidInputError(ToolCallError):
+    """``INVALID_INPUT``: arguments not valid against ``inputSchema``, a missing or reused idempotency key."""
+
+    code = "AIF-TOOL-INVALID-INPUT"
+    error_class = "INVALID_INPUT"
+
+    def __init__(self, message: str, *, problems: list[Problem] | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+        self.status = status
+
+
+class UnauthorizedError(ToolCallError):
+    """``UNAUTHORIZED``: the tool needs an authenticated caller and has none."""
+
+    code = "AIF-TOOL-UNAUTHORIZED"
+    error_class = "UNAUTHORIZED"
+
+
+class ForbiddenError(ToolCallError):
+    """``FORBIDDEN``: the caller lacks a scope or consent, or the policy refused; ``reasons`` says why."""
+
+    code = "AIF-TOOL-FORBIDDEN"
+    error_class = "FORBIDDEN"
+
+    def __init__(self, message: str, *, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = reasons or [message]
+
+
+class RateLimitedError(ToolCallError):
+    """``RATE_LIMITED``: a rate-limit policy's quota is spent; ``retry_after`` says when to try again."""
+
+    code = "AIF-TOOL-RATE-LIMITED"
+    error_class = "RATE_LIMITED"
+
+
+class ToolTimeoutError(ToolCallError):
+    """``TIMEOUT``: the call did not end within the contract's ``timeoutS``."""
+
+    code = "AIF-TOOL-TIMEOUT"
+    error_class = "TIMEOUT"
+
+
+class ConflictError(ToolCallError):
+    """``CONFLICT``: a call with the same idempotency key is in flight."""
+
+    code = "AIF-TOOL-CONFLICT"
+    error_class = "CONFLICT"
+
+
+class UnavailableError(ToolCallError):
+    """``UNAVAILABLE``: the tool cannot take calls now (its circuit breaker is open, or it said so)."""
+
+    code = "AIF-TOOL-UNAVAILABLE"
+    error_class = "UNAVAILABLE"
+
+
+class ToolFailedError(ToolCallError):
+    """``TOOL_ERROR``: any other failure, a result not valid against ``outputSchema`` among them."""
+
+    code = "AIF-TOOL-FAILED"
+    error_class = "TOOL_ERROR"
 
 
 class TransportError(AifabricError):

@@ -1,0 +1,640 @@
+"""A guard that holds every call of a tool to the tool's contract (spec/tools.md, TOOL-030 to TOOL-039).
+
+A :class:`Guard` checks the caller (authentication, scopes, consent, a pluggable :class:`Policy`), validates the
+arguments against ``inputSchema`` (compiled once), applies the rate limits, idempotency keys, the circuit breaker,
+the timeout and the retry policy, validates the result against ``outputSchema``, and emits one audit record
+(OCSF API Activity, action ``tool.call``) and one AI-call lineage entry for every call, whatever its end. A call
+that fails raises a :class:`ToolCallError` whose ``error_class`` is one of the spec's error classes or one the
+contract declares.
+
+The breaker opens after :data:`BREAKER_THRESHOLD` consecutive failed attempts (``TIMEOUT``, ``UNAVAILABLE`` or
+``TOOL_ERROR``) and half-opens, letting one trial attempt through, :data:`BREAKER_COOLDOWN_S` seconds later.
+A sync function runs in a worker thread so that its timeout can be enforced; a thread that overruns is left to
+finish in the background, its result dropped. Rate limits are per guard.
+
+Examples:
+    >>> from aifabric.models.tools import ToolContract
+    >>> from aifabric.tools.guard import Guard, ToolCallError
+    >>> contract = ToolContract(
+    ...     name="add", description="Adds two integers.", version="1.0.0",
+    ...     owner={"type": "service", "id": "calc"}, sideEffect="none", timeoutS=5,
+    ...     inputSchema={"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+    ...                  "required": ["a", "b"]},
+    ...     outputSchema={"type": "object", "properties": {"sum": {"type": "integer"}}, "required": ["sum"]},
+    ... )
+    >>> records = []
+    >>> class Sink:
+    ...     append = records.append
+    >>> guard = Guard(contract, lambda args: {"sum": args["a"] + args["b"]}, audit=Sink())
+    >>> guard.call({"a": 1, "b": 2}, principal="alice", scopes=[], purposes=[])
+    {'sum': 3}
+    >>> try:
+    ...     guard.call({"a": "1"}, principal="alice", scopes=[], purposes=[])
+    ... except ToolCallError as exc:
+    ...     print(exc.error_class)
+    INVALID_INPUT
+    >>> [r["outcome"] for r in records]
+    ['success', 'failure']
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+import jsonschema_rs
+import orjson
+
+from aifabric._errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidInputError,
+    RateLimitedError,
+    SchemaError,
+    ToolCallError,
+    ToolFailedError,
+    ToolTimeoutError,
+    UnauthorizedError,
+    UnavailableError,
+)
+from aifabric._ids import utc_now, uuid7
+from aifabric.models.audit import AuditActor
+from aifabric.models.tools import ERROR_CODES, ToolContract
+from aifabric.tools._idempotency import (
+    Begin,
+    IdempotencyStore,
+    MemoryIdempotencyStore,
+    SQLiteIdempotencyStore,
+)
+from aifabric.tools._limits import Breaker, Bucket
+from aifabric.validation import _problems_from
+
+__all__ = [
+    "BREAKER_COOLDOWN_S",
+    "BREAKER_THRESHOLD",
+    "AllowRules",
+    "ConflictError",
+    "Decision",
+    "ForbiddenError",
+    "Guard",
+    "IdempotencyStore",
+    "InvalidInputError",
+    "MemoryIdempotencyStore",
+    "Policy",
+    "RateLimitedError",
+    "Rule",
+    "SQLiteIdempotencyStore",
+    "Sink",
+    "ToolCallError",
+    "ToolFailedError",
+    "ToolTimeoutError",
+    "UnauthorizedError",
+    "UnavailableError",
+]
+
+BREAKER_THRESHOLD: Final = 5
+"""Consecutive failed attempts that open a guard's circuit breaker, unless ``breaker_threshold`` says otherwise."""
+BREAKER_COOLDOWN_S: Final = 30.0
+"""Seconds an open breaker waits before it half-opens, unless ``breaker_cooldown_s`` says otherwise."""
+
+_POLICY_ID: Final = "aifabric.tools.guard"
+_ACTIVITY: Final = {"none": 2, "idempotent": 3, "additive": 1, "destructive": 4}  # OCSF Read/Update/Create/Delete
+_SEVERITY: Final = {"success": 1, "failure": 2, "denied": 3}
+_BREAKING: Final = frozenset({"TIMEOUT", "UNAVAILABLE", "TOOL_ERROR"})
+_GUARD_CLASSES: Final = frozenset(ERROR_CODES)
+
+
+# --- policy ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A policy's answer: whether the call may go ahead, and why."""
+
+    allow: bool
+    reasons: tuple[str, ...] = ()
+
+
+class Policy(Protocol):
+    """A policy hook, asked after the guard's own scope and consent checks pass."""
+
+    def decide(
+        self, contract: ToolContract, principal: AuditActor | None, scopes: frozenset[str], purposes: frozenset[str]
+    ) -> Decision:
+        """Allow or refuse a call of ``contract`` by ``principal`` holding ``scopes`` and ``purposes``."""
+        ...
+
+
+class Sink(Protocol):
+    """Where audit records or lineage entries go: an :class:`aifabric.audit.AuditLog`, a list's owner..."""
+
+    def append(self, record: Any, /) -> Any:
+        """Take one record."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """An allow rule: ``principal`` (an id or ``*``) may call ``tool`` (a name or ``*``).
+
+    The rule covers a contract whose ``auth.scopes`` are within ``scopes`` and whose consent purposes are within
+    ``purposes`` (``None``: any).
+    """
+
+    principal: str = "*"
+    tool: str = "*"
+    scopes: frozenset[str] | None = None
+    purposes: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AllowRules:
+    """A :class:`Policy` that allows a call when one rule matches its principal, tool, scopes and purposes."""
+
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+    policy_id: str = "aifabric.tools.allow-rules"
+
+    def decide(
+        self, contract: ToolContract, principal: AuditActor | None, scopes: frozenset[str], purposes: frozenset[str]
+    ) -> Decision:
+        """Allow when a rule matches; refuse with a reason otherwise."""
+        who = principal.id if principal is not None else ""
+        needed = frozenset(contract.auth.scopes or ()) if contract.auth else frozenset()
+        wanted = frozenset(contract.consent.purposes) if contract.consent else frozenset()
+        for rule in self.rules:
+            if (
+                rule.principal in ("*", who)
+                and rule.tool in ("*", contract.name)
+                and (rule.scopes is None or needed <= rule.scopes)
+                and (rule.purposes is None or wanted <= rule.purposes)
+            ):
+                return Decision(True, (f"allowed by rule {rule!r}",))
+        return Decision(False, (f"no allow rule lets {who or 'an anonymous caller'} call {contract.name}",))
+
+
+# --- the guard ---------------------------------------------------------------------------------------------
+
+
+def _refuse(uri: str) -> Any:
+    raise SchemaError(f"a tool schema refers to {uri}; the guard never fetches schemas")
+
+
+def _compile(schema: Mapping[str, Any]) -> Any:
+    try:
+        if "$schema" in schema:
+            return jsonschema_rs.validator_for(dict(schema), retriever=_refuse, validate_formats=True)
+        return jsonschema_rs.Draft202012Validator(dict(schema), retriever=_refuse, validate_formats=True)
+    except (ValueError, jsonschema_rs.ReferencingError) as exc:
+        raise SchemaError(f"a tool schema does not compile: {exc}") from None
+
+
+def _actor(principal: AuditActor | Mapping[str, Any] | str | None) -> AuditActor | None:
+    if principal is None or isinstance(principal, AuditActor):
+        return principal
+    if isinstance(principal, str):
+        return AuditActor(type="user", id=principal)
+    return AuditActor.model_validate(principal)
+
+
+_EXECUTOR_LOCK = threading.Lock()
+
+
+class Guard:
+    """Holds every call of one tool to its contract; see the module's docstring."""
+
+    def __init__(
+        self,
+        contract: ToolContract,
+        fn: Callable[[dict[str, Any]], Any],
+        *,
+        policy: Policy | None = None,
+        idempotency: IdempotencyStore | None = None,
+        audit: Sink | None = None,
+        lineage: Sink | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        source: Mapping[str, Any] | None = None,
+        provider: str = "aifabric",
+        breaker_threshold: int = BREAKER_THRESHOLD,
+        breaker_cooldown_s: float = BREAKER_COOLDOWN_S,
+        max_workers: int = 64,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.contract = contract
+        self.fn = fn
+        self.policy = policy
+        self.audit = audit
+        self.lineage = lineage
+        self.clock = clock
+        self._async = inspect.iscoroutinefunction(fn)
+        self._input = _compile(contract.input_schema)
+        self._output = _compile(contract.output_schema) if contract.output_schema is not None else None
+        self._scopes = frozenset(contract.auth.scopes or ()) if contract.auth else frozenset()
+        self._auth_required = bool(contract.auth and contract.auth.required)
+        self._purposes = frozenset(contract.consent.purposes) if contract.consent else frozenset()
+        self._declared = {e.code: e.retryable for e in contract.errors or ()}
+        idem = contract.idempotency
+        self._key_mode = idem.key if idem else "none"
+        self._lifetime = float(idem.key_lifetime_s or 0) if idem else 0.0
+        self._store = idempotency if idempotency is not None else MemoryIdempotencyStore()
+        now = clock()
+        self._buckets = [Bucket(p, now) for p in contract.rate_limit.policies] if contract.rate_limit else []
+        self._policy_units = [p.qu or "requests" for p in contract.rate_limit.policies] if contract.rate_limit else []
+        self.breaker = Breaker(breaker_threshold, breaker_cooldown_s, clock)
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self._max_workers = max_workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._target = {"type": "tool", "name": contract.name, "version": contract.version}
+        self._source = dict(source) if source is not None else {"hostname": "localhost"}
+        self._provider = provider
+        self._activity = _ACTIVITY[contract.side_effect]
+        self._classification = contract.data_classification.inputs.to_json() if contract.data_classification else None
+
+    # -- checks before the tool runs
+
+    def _admit(
+        self,
+        arguments: Any,
+        actor: AuditActor | None,
+        scopes: frozenset[str],
+        purposes: frozenset[str],
+        key: str | None,
+    ) -> Decision:
+        """Raise the refusal the guard's own checks and the policy find; the decision that allowed otherwise."""
+        if self._auth_required and actor is None:
+            raise UnauthorizedError(f"{self.contract.name} needs an authenticated caller")
+        missing = self._scopes - scopes
+        if missing:
+            raise ForbiddenError(f"the caller lacks the scopes {', '.join(sorted(missing))}")
+        unconsented = self._purposes - purposes
+        if unconsented:
+            raise ForbiddenError(f"the principal has not consented to {', '.join(sorted(unconsented))}")
+        decision = Decision(True, ("the caller holds every scope and consent the contract asks for",))
+        if self.policy is not None:
+            decision = self.policy.decide(self.contract, actor, scopes, purposes)
+            if not decision.allow:
+                reasons = list(decision.reasons) or ["the policy refused the call"]
+                raise ForbiddenError("; ".join(reasons), reasons=reasons)
+        if not isinstance(arguments, dict):
+            raise InvalidInputError(f"the arguments are a JSON object, not a {type(arguments).__name__}")
+        try:
+            valid = self._input.is_valid(arguments)
+            if not valid:
+                found = _problems_from(self._input, arguments, None)
+        except (ValueError, TypeError, OverflowError, RecursionError, UnicodeEncodeError) as exc:
+            raise InvalidInputError(f"the arguments are not JSON: {exc}") from None
+        if not valid:
+            raise InvalidInputError(f"invalid arguments: {found[0]}", problems=found)
+        if key is None and self._key_mode == "required":
+            raise InvalidInputError(f"{self.contract.name} needs an idempotency key")
+        return decision
+
+    def _spend(self, arguments: dict[str, Any]) -> list[tuple[Bucket, float]]:
+        now = self.clock()
+        taken: list[tuple[Bucket, float]] = []
+        for bucket, unit in zip(self._buckets, self._policy_units, strict=True):
+            cost = float(len(orjson.dumps(arguments))) if unit == "content-bytes" else 1.0
+            wait = bucket.take(cost, now)
+            if wait:
+                self._give_back(taken)
+                raise RateLimitedError(
+                    f"the rate-limit policy {bucket.name} is spent",
+                    retry_after=None if wait == float("inf") else wait,
+                )
+            taken.append((bucket, cost))
+        return taken
+
+    @staticmethod
+    def _give_back(taken: list[tuple[Bucket, float]]) -> None:
+        for bucket, cost in taken:
+            bucket.release(cost)
+
+    def _fingerprint(self, arguments: dict[str, Any]) -> str:
+        try:
+            data = orjson.dumps(arguments, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # valid against the schema yet not what orjson writes (an int beyond 64 bits)
+            data = repr(sorted(arguments.items())).encode()
+        return hashlib.sha256(data).hexdigest()
+
+    # -- after an attempt
+
+    def _classify(self, exc: BaseException) -> ToolCallError:
+        """Map what an attempt raised onto a declared error class, ``TOOL_ERROR`` otherwise [TOOL-039]."""
+        if isinstance(exc, ToolCallError):
+            if exc.error_class in self._declared or (
+                type(exc) is not ToolCallError
+                and exc.error_class in _GUARD_CLASSES
+                and exc.error_class != "UNAVAILABLE"
+            ):
+                return exc
+            if exc.error_class == "UNAVAILABLE" and "UNAVAILABLE" in self._declared:
+                return exc
+        retry_after = getattr(exc, "retry_after", None)
+        failed = ToolFailedError(
+            f"{self.contract.name} failed: {type(exc).__name__}: {exc}",
+            retry_after=retry_after if isinstance(retry_after, int | float) else None,
+        )
+        failed.__cause__ = exc
+        return failed
+
+    def _check_output(self, result: Any) -> Any:
+        if self._output is None:
+            return result
+        try:
+            valid = isinstance(result, dict) and self._output.is_valid(result)
+        except (ValueError, TypeError, OverflowError, RecursionError, UnicodeEncodeError):
+            valid = False
+        if not valid:
+            raise ToolFailedError(f"{self.contract.name} returned a result not valid against its outputSchema")
+        return result
+
+    def _may_retry(self, error: ToolCallError, attempt: int, key: str | None) -> bool:
+        retry = self.contract.retry
+        if retry is None or attempt >= retry.max_attempts:
+            return False
+        if self.contract.side_effect in ("additive", "destructive") and key is None:
+            return False
+        return error.error_class in retry.on and self._declared.get(error.error_class, False)
+
+    def _delay(self, error: ToolCallError, attempt: int) -> float:
+        """The wait before attempt ``attempt + 1`` [TOOL-036]."""
+        retry = self.contract.retry
+        assert retry is not None
+        backoff = retry.backoff
+        base = min(backoff.max_s, backoff.initial_s * backoff.multiplier ** (attempt - 1))
+        if backoff.jitter == "full":
+            base = self._rng.uniform(0, base)
+        elif backoff.jitter == "equal":
+            base = base / 2 + self._rng.uniform(0, base / 2)
+        if retry.honour_retry_after and error.retry_after is not None:
+            return float(error.retry_after)
+        return float(base)
+
+    # -- records
+
+    def _emit(
+        self,
+        actor: AuditActor | None,
+        started: str,
+        elapsed_s: float,
+        decision: Decision | None,
+        error: ToolCallError | None,
+        attempts: int,
+    ) -> None:
+        outcome = (
+            "success"
+            if error is None
+            else "denied"
+            if isinstance(error, UnauthorizedError | ForbiddenError)
+            else "failure"
+        )
+        if self.audit is not None:
+            record: dict[str, Any] = {
+                "schemaURL": "https://aifabric.dev/schemas/audit-record/1.0.0.json",
+                "producer": self.contract.producer,
+                "recordId": uuid7(),
+                "time": utc_now(),
+                "classUid": 6003,
+                "activityId": self._activity,
+                "severityId": _SEVERITY[outcome],
+                "action": "tool.call",
+                "actor": actor.to_json() if actor is not None else {"type": "user", "id": "anonymous"},
+                "target": self._target,
+                "outcome": outcome,
+                "source": self._source,
+                "durationMs": round(elapsed_s * 1000, 3),
+                "attributes": {"attempts": attempts, **({"errorClass": error.error_class} if error else {})},
+            }
+            if error is not None:
+                record["outcomeReason"] = f"{error.error_class}: {error}"[:4096]
+            if outcome == "denied":
+                assert error is not None
+                reasons = getattr(error, "reasons", None) or [str(error)]
+                record["policy"] = {
+                    "policyId": self._policy_id(),
+                    "effect": "deny",
+                    "reasons": [r[:4096] for r in reasons],
+                }
+            elif decision is not None:
+                record["policy"] = {"policyId": self._policy_id(), "effect": "allow"}
+                if decision.reasons:
+                    record["policy"]["reasons"] = [r[:4096] for r in decision.reasons]
+            if self._purposes:
+                record["consent"] = {"purposes": sorted(self._purposes), "legalBasis": "consent"}
+            if self._classification is not None:
+                record["classification"] = self._classification
+            self.audit.append(record)
+        if self.lineage is not None:
+            entry: dict[str, Any] = {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.provider.name": self._provider,
+                "gen_ai.tool.name": self.contract.name,
+                "gen_ai.tool.type": "function",
+                "startTime": started,
+                "latencyMs": round(elapsed_s * 1000, 3),
+                "outcome": "success" if error is None else "error",
+            }
+            if actor is not None:
+                entry["gen_ai.agent.id"] = actor.id[:1024]
+            if error is not None:
+                entry["error.type"] = error.error_class
+            self.lineage.append(entry)
+
+    def _policy_id(self) -> str:
+        return str(getattr(self.policy, "policy_id", _POLICY_ID)) if self.policy is not None else _POLICY_ID
+
+    # -- running
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            with _EXECUTOR_LOCK:
+                if self._executor is None:
+                    self._executor = ThreadPoolExecutor(
+                        self._max_workers, thread_name_prefix=f"guard-{self.contract.name}"
+                    )
+        return self._executor
+
+    def _run_sync(self, arguments: dict[str, Any], remaining: float) -> Any:
+        if self._async:
+            future = self._pool().submit(asyncio.run, self.fn(dict(arguments)))
+        else:
+            future = self._pool().submit(self.fn, dict(arguments))
+        try:
+            return future.result(timeout=max(remaining, 0.0))
+        except FutureTimeout:
+            future.cancel()
+            raise ToolTimeoutError(f"{self.contract.name} did not end within {self.contract.timeout_s} s") from None
+
+    async def _run_async(self, arguments: dict[str, Any], remaining: float) -> Any:
+        if self._async:
+            awaitable: Awaitable[Any] = self.fn(dict(arguments))
+        else:
+            awaitable = asyncio.get_running_loop().run_in_executor(self._pool(), self.fn, dict(arguments))
+        try:
+            return await asyncio.wait_for(awaitable, max(remaining, 0.0))
+        except TimeoutError:
+            raise ToolTimeoutError(f"{self.contract.name} did not end within {self.contract.timeout_s} s") from None
+
+    def _before_attempt(self, arguments: dict[str, Any], scope: str, key: str | None, fp: str) -> tuple[bool, Any]:
+        """(True, result) for a replayed key; (False, None) when the attempt should run."""
+        if key is not None:
+            found, result = self._store.begin(scope, key, fp, self._lifetime)
+            if found is Begin.REPLAY:
+                return True, result
+            if found is Begin.IN_FLIGHT:
+                raise ConflictError("a call with the same idempotency key is in flight")
+            if found is Begin.MISMATCH:
+                raise InvalidInputError("the idempotency key was used with other arguments", status=422)
+        wait = self.breaker.admit()
+        if wait:
+            if key is not None:
+                self._store.release(scope, key)
+            raise UnavailableError(f"the circuit breaker of {self.contract.name} is open", retry_after=wait)
+        return False, None
+
+    def _after_attempt(self, scope: str, key: str | None, result: Any, error: BaseException | None) -> Any:
+        if error is None:
+            try:
+                result = self._check_output(result)
+            except ToolFailedError as exc:
+                error = exc
+        if error is not None:
+            classified = self._classify(error)
+            if classified.error_class in _BREAKING:
+                self.breaker.failure()
+            else:
+                self.breaker.success()
+            if key is not None:
+                self._store.release(scope, key)
+            raise classified
+        self.breaker.success()
+        if key is not None:
+            self._store.complete(scope, key, result, self._lifetime)
+        return result
+
+    def _prologue(
+        self,
+        arguments: Any,
+        principal: AuditActor | Mapping[str, Any] | str | None,
+        scopes: Iterable[str],
+        purposes: Iterable[str],
+        idempotency_key: str | None,
+    ) -> tuple[AuditActor | None, Decision, list[tuple[Bucket, float]], str]:
+        actor = _actor(principal)
+        decision = self._admit(arguments, actor, frozenset(scopes), frozenset(purposes), idempotency_key)
+        scope = f"{self.contract.name}\x00{actor.id if actor else ''}"
+        return actor, decision, self._spend(arguments), scope
+
+    def call(
+        self,
+        arguments: dict[str, Any],
+        *,
+        principal: AuditActor | Mapping[str, Any] | str | None,
+        scopes: Iterable[str] = (),
+        purposes: Iterable[str] = (),
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """Call the tool with ``arguments`` on behalf of ``principal``, who holds ``scopes`` and ``purposes``.
+
+        Raises:
+            ToolCallError: the call failed; ``error_class`` says how (a subclass for each spec class).
+        """
+        start, started = self.clock(), utc_now()
+        actor: AuditActor | None = None
+        decision: Decision | None = None
+        attempts, taken = 0, list[tuple[Bucket, float]]()
+        try:
+            actor, decision, taken, scope = self._prologue(arguments, principal, scopes, purposes, idempotency_key)
+            deadline = start + self.contract.timeout_s
+            fp = self._fingerprint(arguments) if idempotency_key is not None else ""
+            while True:
+                attempts += 1
+                try:
+                    replay, result = self._before_attempt(arguments, scope, idempotency_key, fp)
+                    if not replay:
+                        try:
+                            result = self._run_sync(arguments, deadline - self.clock())
+                        except Exception as exc:  # noqa: BLE001 - every failure maps to an error class
+                            self._after_attempt(scope, idempotency_key, None, exc)
+                        result = self._after_attempt(scope, idempotency_key, result, None)
+                    break
+                except ToolCallError as error:
+                    wait = self._retry_wait(error, attempts, idempotency_key, deadline)
+                    if wait is None:
+                        raise
+                    time.sleep(wait)
+        except ToolCallError as error:
+            self._emit(actor, started, self.clock() - start, decision, error, attempts)
+            raise
+        finally:
+            self._give_back(taken)
+        self._emit(actor, started, self.clock() - start, decision, None, attempts)
+        return result
+
+    async def acall(
+        self,
+        arguments: dict[str, Any],
+        *,
+        principal: AuditActor | Mapping[str, Any] | str | None,
+        scopes: Iterable[str] = (),
+        purposes: Iterable[str] = (),
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """:meth:`call` for asyncio: an async tool is awaited, a sync one runs in a worker thread."""
+        start, started = self.clock(), utc_now()
+        actor: AuditActor | None = None
+        decision: Decision | None = None
+        attempts, taken = 0, list[tuple[Bucket, float]]()
+        try:
+            actor, decision, taken, scope = self._prologue(arguments, principal, scopes, purposes, idempotency_key)
+            deadline = start + self.contract.timeout_s
+            fp = self._fingerprint(arguments) if idempotency_key is not None else ""
+            while True:
+                attempts += 1
+                try:
+                    replay, result = self._before_attempt(arguments, scope, idempotency_key, fp)
+                    if not replay:
+                        try:
+                            result = await self._run_async(arguments, deadline - self.clock())
+                        except asyncio.CancelledError:
+                            if idempotency_key is not None:
+                                self._store.release(scope, idempotency_key)
+                            raise
+                        except Exception as exc:  # noqa: BLE001 - every failure maps to an error class
+                            self._after_attempt(scope, idempotency_key, None, exc)
+                        result = self._after_attempt(scope, idempotency_key, result, None)
+                    break
+                except ToolCallError as error:
+                    wait = self._retry_wait(error, attempts, idempotency_key, deadline)
+                    if wait is None:
+                        raise
+                    await asyncio.sleep(wait)
+        except ToolCallError as error:
+            self._emit(actor, started, self.clock() - start, decision, error, attempts)
+            raise
+        finally:
+            self._give_back(taken)
+        self._emit(actor, started, self.clock() - start, decision, None, attempts)
+        return result
+
+    def _retry_wait(self, error: ToolCallError, attempts: int, key: str | None, deadline: float) -> float | None:
+        """The wait before the next attempt, or None where the call ends with ``error`` [TOOL-034] [TOOL-036]."""
+        if not self._may_retry(error, attempts, key):
+            return None
+        wait = self._delay(error, attempts)
+        if self.clock() + wait >= deadline:
+            return None
+        return wait
+
+    def close(self) -> None:
+        """Stop the worker threads (those running go on to their end)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
