@@ -68,8 +68,8 @@ def main() -> None:
         }
     )
 
-    def add(args: dict[str, Any]) -> dict[str, Any]:
-        return {"sum": args["a"] + args["b"]}
+    def add(a: int, b: int) -> dict[str, int]:
+        return {"sum": a + b}
 
     @validate_call(validate_return=True)
     def add_checked(a: int, b: int) -> dict[str, int]:
@@ -77,7 +77,7 @@ def main() -> None:
 
     guard = Guard(contract, add, policy=AllowRules((Rule(principal="alice"),)), audit=_Sink(), lineage=_Sink())
     args = {"a": 1, "b": 2}
-    bare = _median_us(lambda: add(args), calls)
+    bare = _median_us(lambda: add(**args), calls)
     pyd = _median_us(lambda: add_checked(**args), calls)
     guarded = _median_us(lambda: guard.call(args, principal="alice", scopes=("calc",), purposes=("maths",)), calls)
     guard.close()

@@ -107,7 +107,7 @@ def check_records(audit: Sink, lineage: Sink, n: int) -> None:
 def test_only_valid_arguments_reach_the_tool(args: Any) -> None:
     """TOOL-030: arbitrary arguments reach the tool only when valid; others end INVALID_INPUT."""
     seen: list[Any] = []
-    guard, audit, lineage = guarded(contract(), lambda a: _record(seen, a))
+    guard, audit, lineage = guarded(contract(), lambda **a: _record(seen, a))
     valid = isinstance(args, dict) and jsonschema.Draft202012Validator(INPUT).is_valid(args)
     if valid:
         assert guard.call(args, principal="u") == {"v": 1}
@@ -123,7 +123,7 @@ def test_only_valid_arguments_reach_the_tool(args: Any) -> None:
 @given(result=JSON)
 def test_results_not_valid_against_the_output_schema_are_tool_errors(result: Any) -> None:
     """TOOL-031: a result not valid against outputSchema ends TOOL_ERROR and is not passed on."""
-    guard, audit, lineage = guarded(contract(), lambda a: result)
+    guard, audit, lineage = guarded(contract(), lambda **a: result)
     if isinstance(result, dict) and jsonschema.Draft202012Validator(OUTPUT).is_valid(result):
         assert guard.call({"n": 1}, principal="u") == result
     else:
@@ -144,7 +144,7 @@ def test_results_not_valid_against_the_output_schema_are_tool_errors(result: Any
 def test_errors_are_declared_classes(exc: Exception) -> None:
     """TOOL-039: a failed call ends with a class the contract declares, else TOOL_ERROR."""
 
-    def fn(_: dict[str, Any]) -> Any:
+    def fn(**_: Any) -> Any:
         raise exc
 
     guard, audit, lineage = guarded(contract(), fn)
@@ -164,7 +164,7 @@ def test_unauthenticated_and_unscoped_calls_are_denied_and_audited() -> None:
     calls: list[Any] = []
     c = contract(auth={"required": True, "scopes": ["s:read"]}, consent={"purposes": ["billing"]})
     rules = AllowRules((Rule(principal="alice"),))
-    guard, audit, lineage = guarded(c, lambda a: _record(calls, a), policy=rules)
+    guard, audit, lineage = guarded(c, lambda **a: _record(calls, a), policy=rules)
     cases: list[tuple[Any, list[str], list[str], type[ToolCallError], str]] = [
         (None, ["s:read"], ["billing"], UnauthorizedError, "authenticated"),
         ("alice", [], ["billing"], ForbiddenError, "s:read"),
@@ -188,7 +188,7 @@ def test_retries_only_where_allowed() -> None:
     """TOOL-034, TOOL-036: retries on a listed retryable class, up to maxAttempts, and never unkeyed writes."""
     count = 0
 
-    def flaky(_: dict[str, Any]) -> Any:
+    def flaky(**_: Any) -> Any:
         nonlocal count
         count += 1
         if count < 3:
@@ -199,7 +199,7 @@ def test_retries_only_where_allowed() -> None:
     assert guard.call({"n": 1}, principal="u") == {"v": 3}
     assert audit.items[0]["attributes"]["attempts"] == 3
 
-    def down(_: dict[str, Any]) -> Any:
+    def down(**_: Any) -> Any:
         nonlocal count
         count += 1
         raise UnavailableError("down")
@@ -224,7 +224,7 @@ def test_retry_after_is_honoured_and_never_passes_the_timeout() -> None:
     """TOOL-036: a Retry-After overrides the back-off; a wait past the timeout ends the call instead."""
     stamps: list[float] = []
 
-    def slow_down(_: dict[str, Any]) -> Any:
+    def slow_down(**_: Any) -> Any:
         stamps.append(time.monotonic())
         if len(stamps) == 1:
             raise UnavailableError("later", retry_after=0.2)
@@ -234,7 +234,7 @@ def test_retry_after_is_honoured_and_never_passes_the_timeout() -> None:
     assert stamps[1] - stamps[0] >= 0.2
     stamps.clear()
 
-    def never(_: dict[str, Any]) -> Any:
+    def never(**_: Any) -> Any:
         stamps.append(time.monotonic())
         raise UnavailableError("much later", retry_after=60)
 
@@ -246,11 +246,11 @@ def test_retry_after_is_honoured_and_never_passes_the_timeout() -> None:
 def test_timeout_sync_and_async() -> None:
     """TOOL-037: a call not ended within timeoutS ends TIMEOUT, sync or async."""
 
-    def sleepy(_: dict[str, Any]) -> Any:
+    def sleepy(**_: Any) -> Any:
         time.sleep(0.5)
         return {"v": 1}
 
-    async def asleep(_: dict[str, Any]) -> Any:
+    async def asleep(**_: Any) -> Any:
         await asyncio.sleep(0.5)
         return {"v": 1}
 
@@ -268,7 +268,9 @@ def test_rate_limit_refuses_over_quota_and_refills() -> None:
     """TOOL-038: more than q calls in w seconds are refused RATE_LIMITED with a Retry-After."""
     now = [0.0]
     guard = Guard(
-        contract(rateLimit={"policies": [{"name": "burst", "q": 3, "w": 1}]}), lambda a: {"v": 1}, clock=lambda: now[0]
+        contract(rateLimit={"policies": [{"name": "burst", "q": 3, "w": 1}]}),
+        lambda **a: {"v": 1},
+        clock=lambda: now[0],
     )
     for _ in range(3):
         guard.call({"n": 1}, principal="u")
@@ -285,7 +287,7 @@ def test_breaker_opens_and_half_opens() -> None:
     fail = [True]
     calls = 0
 
-    def fn(_: dict[str, Any]) -> Any:
+    def fn(**_: Any) -> Any:
         nonlocal calls
         calls += 1
         if fail[0]:
@@ -317,7 +319,7 @@ def test_idempotency_key_semantics() -> None:
     runs = 0
     release = threading.Event()
 
-    def fn(args: dict[str, Any]) -> Any:
+    def fn(**args: Any) -> Any:
         nonlocal runs
         runs += 1
         if args.get("tag") == "wait":
@@ -357,7 +359,7 @@ def test_thousand_concurrent_calls_with_a_hundred_keys_run_the_tool_a_hundred_ti
     )
     runs: dict[int, int] = {}
 
-    async def fn(args: dict[str, Any]) -> Any:
+    async def fn(**args: Any) -> Any:
         runs[args["n"]] = runs.get(args["n"], 0) + 1
         await asyncio.sleep(0.005)
         return {"v": args["n"]}
@@ -381,7 +383,7 @@ def test_sqlite_idempotency_store_survives_reopening(tmp_path: Path) -> None:
     c = contract(sideEffect="destructive", idempotency={"key": "required", "keyLifetimeS": 60})
     runs = 0
 
-    def fn(_: dict[str, Any]) -> Any:
+    def fn(**_: Any) -> Any:
         nonlocal runs
         runs += 1
         return {"v": runs}
@@ -396,3 +398,28 @@ def test_sqlite_idempotency_store_survives_reopening(tmp_path: Path) -> None:
         guard.call({"n": 9}, principal="u", idempotency_key="k")
     assert runs == 1
     store.close()
+
+
+def test_a_declared_tool_guarded_into_an_audit_log(tmp_path: Path) -> None:
+    """[TOOL-039] A ``@tool`` function runs with its arguments as keywords, and each call, allowed or denied, is an
+    entry of a real audit log that verifies against its checkpoint."""
+    from aifabric.audit import Checkpoint, open_log, verify
+    from aifabric.tools import tool
+
+    @tool(version="1.0.0", owner={"type": "service", "id": "search"}, side_effect="none", scopes=["orders:read"])
+    def search(q: str, limit: int = 10) -> dict[str, int]:
+        """Count the hits.
+
+        Args:
+            q: the query.
+            limit: the most hits.
+        """
+        return {"hits": min(len(q), limit)}
+
+    with open_log(tmp_path / "audit", origin="example.com/tools") as log:
+        guard = Guard(search.contract, search, audit=log)
+        assert guard.call({"q": "abcd", "limit": 3}, principal="alice", scopes=["orders:read"]) == {"hits": 3}
+        with pytest.raises(ToolCallError):
+            guard.call({"q": "abcd"}, principal="alice", scopes=[])
+        assert [e.record["outcome"] for e in log] == ["success", "denied"]
+        verify(log, Checkpoint("example.com/tools", log.size, log.root()))

@@ -25,7 +25,7 @@ Examples:
     >>> records = []
     >>> class Sink:
     ...     append = records.append
-    >>> guard = Guard(contract, lambda args: {"sum": args["a"] + args["b"]}, audit=Sink())
+    >>> guard = Guard(contract, lambda a, b: {"sum": a + b}, audit=Sink())
     >>> guard.call({"a": 1, "b": 2}, principal="alice", scopes=[], purposes=[])
     {'sum': 3}
     >>> try:
@@ -40,6 +40,7 @@ Examples:
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import inspect
 import random
@@ -214,7 +215,7 @@ class Guard:
     def __init__(
         self,
         contract: ToolContract,
-        fn: Callable[[dict[str, Any]], Any],
+        fn: Callable[..., Any],
         *,
         policy: Policy | None = None,
         idempotency: IdempotencyStore | None = None,
@@ -464,9 +465,9 @@ class Guard:
 
     def _run_sync(self, arguments: dict[str, Any], remaining: float) -> Any:
         if self._async:
-            future = self._pool().submit(asyncio.run, self.fn(dict(arguments)))
+            future = self._pool().submit(asyncio.run, self.fn(**arguments))
         else:
-            future = self._pool().submit(self.fn, dict(arguments))
+            future = self._pool().submit(functools.partial(self.fn, **arguments))
         try:
             return future.result(timeout=max(remaining, 0.0))
         except FutureTimeout:
@@ -475,9 +476,11 @@ class Guard:
 
     async def _run_async(self, arguments: dict[str, Any], remaining: float) -> Any:
         if self._async:
-            awaitable: Awaitable[Any] = self.fn(dict(arguments))
+            awaitable: Awaitable[Any] = self.fn(**arguments)
         else:
-            awaitable = asyncio.get_running_loop().run_in_executor(self._pool(), self.fn, dict(arguments))
+            awaitable = asyncio.get_running_loop().run_in_executor(
+                self._pool(), functools.partial(self.fn, **arguments)
+            )
         try:
             return await asyncio.wait_for(awaitable, max(remaining, 0.0))
         except TimeoutError:
