@@ -49,7 +49,7 @@ def test_defaults_are_filled_in_but_not_digested() -> None:
     ("text", "error", "where"),
     [
         ("name: [unclosed\n", DocumentError, "malformed YAML"),
-        ("- 1\n- 2\n---\n- 3\n", DocumentError, "expected one serving contract"),
+        ("- 1\n- 2\n---\n- 3\n", DocumentError, "expected one serving-contract document"),
         ('{"schemaURL": "https://aifabric.dev/schemas/serving-report/1.0.0.json"}', ValidationError, "/schemaURL"),
         ('{"name": "x"}', ValidationError, "required"),
     ],

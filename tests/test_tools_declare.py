@@ -150,9 +150,9 @@ def test_load_contract_names_file_pointer_and_rule(tmp_path: Path) -> None:
         load_contract(bad)
     assert caught.value.source == str(bad)
     assert ("/sideEffect", "enum") in [(p.pointer, p.rule) for p in caught.value.problems]
-    with pytest.raises(ValidationError, match="not a tool contract"):
+    with pytest.raises(ValidationError, match="not a tool-contract document"):
         load_contract("schemaURL: https://aifabric.dev/schemas/serving-contract/1.0.0.json\nname: x\n")
-    with pytest.raises(DocumentError, match="expected one tool contract"):
+    with pytest.raises(DocumentError, match="expected one tool-contract document"):
         load_contract("a: 1\n---\nb: 2\n")
     with pytest.raises(DocumentError, match="directory"):
         load_contract(tmp_path)

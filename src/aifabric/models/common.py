@@ -8,12 +8,16 @@ Examples:
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Final, Literal, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Final, Literal, Self, TypeVar
 
+import pydantic
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from aifabric.validation import validate
+from aifabric._errors import DocumentError, Problem, ValidationError
+from aifabric.validation import iter_documents, load_documents, validate
 
 __all__ = [
     "Actor",
@@ -85,6 +89,68 @@ class Document(_Model):
         doc = super().to_json()
         validate(doc)
         return doc
+
+    @classmethod
+    def parse_document(cls, doc: Any, *, source: str | None = None) -> Self:
+        """The model of a parsed document, checked against its schema first.
+
+        Raises:
+            ValidationError: the document is of another kind, breaks the schema, or breaks a rule the schema leaves
+                to the model; ``problems`` names each with its JSON pointer and rule.
+        """
+        kind = cls.SCHEMA_URL.rstrip("/").split("/")[-2]
+        if isinstance(doc, dict) and doc.get("schemaURL", cls.SCHEMA_URL) != cls.SCHEMA_URL:
+            problem = Problem("/schemaURL", "const", f"expected {cls.SCHEMA_URL}: not a {kind} document", source)
+            raise ValidationError([problem], source=source, schema_url=cls.SCHEMA_URL)
+        validate(doc, schema_url=cls.SCHEMA_URL, source=source)
+        try:
+            return cls.model_validate(doc)
+        except pydantic.ValidationError as exc:  # a rule the schema leaves to the model, such as a real date
+            problems = [
+                Problem("".join(f"/{part}" for part in error["loc"]), "model", error["msg"], source)
+                for error in exc.errors()
+            ]
+            raise ValidationError(problems, source=source, schema_url=cls.SCHEMA_URL) from None
+
+    @classmethod
+    def read(cls, source: str | os.PathLike[str] | bytes, *, fmt: str | None = None) -> Self:
+        """Read one document from a file, or from YAML or JSON text, and parse it (:meth:`parse_document`).
+
+        ``source`` is a path (a :class:`os.PathLike`, or a string of one line that does not start with ``{``), or
+        the document itself (bytes, or a string of several lines or starting with ``{``). Text is read as YAML,
+        which JSON is a subset of, unless ``fmt`` is ``"json"``; a file by its suffix.
+
+        Raises:
+            DocumentError: the input cannot be read or parsed, or holds other than exactly one document.
+            ValidationError: as :meth:`parse_document`.
+        """
+        name, docs = _read(source, fmt)
+        if len(docs) != 1:
+            kind = cls.SCHEMA_URL.rstrip("/").split("/")[-2]
+            raise DocumentError(f"expected one {kind} document, found {len(docs)}", source=name)
+        return cls.parse_document(docs[0], source=name)
+
+
+def _read(source: str | os.PathLike[str] | bytes, fmt: str | None) -> tuple[str, list[Any]]:
+    """The documents of a path, or of YAML or JSON text or bytes, and the name to report them by."""
+    if isinstance(source, bytes):
+        return "<input>", load_documents(source, source="<input>", fmt=fmt or "yaml")
+    if isinstance(source, str) and ("\n" in source or source.lstrip().startswith("{")):
+        return "<input>", load_documents(source.encode(), source="<input>", fmt=fmt or "yaml")
+    path = Path(source)
+    if path.is_dir():
+        raise DocumentError("is a directory, not a document", source=str(path), rule="read")
+    if fmt is not None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DocumentError(f"cannot read: {exc.strerror or type(exc).__name__}", source=str(path)) from None
+        return str(path), load_documents(data, source=str(path), fmt=fmt)
+    for name, found in iter_documents([str(path)]):
+        if isinstance(found, DocumentError):
+            raise found
+        return name, found
+    raise DocumentError("cannot read: no such file", source=str(path), rule="read")  # pragma: no cover
 
 
 class Actor(_Model):

@@ -29,7 +29,7 @@ from pydantic import AfterValidator, AllowInfNan, Field, StrictBool, StrictInt, 
 
 from aifabric._errors import ValidationError
 from aifabric.models.audit import PRODUCER, Classification
-from aifabric.models.common import Actor, _Model, _unique
+from aifabric.models.common import Actor, Document, _Model, _unique
 from aifabric.validation import validate
 
 __all__ = [
@@ -194,7 +194,7 @@ class ToolError(_Model):
     description: _Text | None = None
 
 
-class ToolContract(_Model):
+class ToolContract(Document):
     """What a tool is and how it may be called: an MCP ``Tool`` with its hints made binding."""
 
     SCHEMA_URL: ClassVar[str] = "https://aifabric.dev/schemas/tool-contract/1.0.0.json"

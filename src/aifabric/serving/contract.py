@@ -30,15 +30,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Final
 
-import pydantic
-
-from aifabric._errors import DocumentError, Problem, ValidationError
 from aifabric.canonical import digest
-from aifabric.models.serving import CONTRACT_SCHEMA_URL, ServingContract
-from aifabric.validation import iter_documents, load_documents, validate
+from aifabric.models.serving import ServingContract
 
 __all__ = ["SIGNATURES", "contract_digest", "load_contract"]
 
@@ -47,34 +42,13 @@ SIGNATURES: Final = "signatures"
 
 
 def load_contract(source: str | os.PathLike[str] | bytes, *, fmt: str | None = None) -> ServingContract:
-    """Read one serving contract from a file, or from YAML or JSON text.
-
-    ``source`` is a path (a :class:`os.PathLike`, or a string of one line that does not start with ``{``), or
-    the document itself (bytes, or a string of several lines or starting with ``{``). Text is read as YAML,
-    which JSON is a subset of, unless ``fmt`` is ``"json"``; a file by its suffix (``.yaml``, ``.yml``, ``.json``).
+    """Read one serving contract from a file, or from YAML or JSON text (``ServingContract.read``).
 
     Raises:
         DocumentError: the input cannot be read or parsed, or holds other than exactly one document.
         ValidationError: the document is not a valid serving contract; ``problems`` has every finding.
     """
-    name, docs = _documents(source, fmt)
-    if len(docs) != 1:
-        raise DocumentError(f"expected one serving contract, found {len(docs)} documents", source=name)
-    doc = docs[0]
-    if isinstance(doc, dict) and doc.get("schemaURL", CONTRACT_SCHEMA_URL) != CONTRACT_SCHEMA_URL:
-        raise ValidationError(
-            [Problem("/schemaURL", "const", f"expected {CONTRACT_SCHEMA_URL}, not a serving contract", name)],
-            source=name,
-            schema_url=CONTRACT_SCHEMA_URL,
-        )
-    validate(doc, schema_url=CONTRACT_SCHEMA_URL, source=name)
-    try:
-        return ServingContract.model_validate(doc)
-    except pydantic.ValidationError as exc:  # a rule the schema leaves to the model, such as a real date
-        problems = [
-            Problem("".join(f"/{part}" for part in error["loc"]), "model", error["msg"], name) for error in exc.errors()
-        ]
-        raise ValidationError(problems, source=name, schema_url=CONTRACT_SCHEMA_URL) from None
+    return ServingContract.read(source, fmt=fmt)
 
 
 def contract_digest(contract: ServingContract | Mapping[str, Any]) -> dict[str, str]:
@@ -88,24 +62,3 @@ def contract_digest(contract: ServingContract | Mapping[str, Any]) -> dict[str, 
     else:
         doc = dict(contract)
     return digest({key: value for key, value in doc.items() if key != SIGNATURES})
-
-
-def _documents(source: str | os.PathLike[str] | bytes, fmt: str | None) -> tuple[str, list[Any]]:
-    if isinstance(source, bytes):
-        return "<input>", load_documents(source, source="<input>", fmt=fmt or "yaml")
-    if isinstance(source, str) and ("\n" in source or source.lstrip().startswith("{")):
-        return "<input>", load_documents(source.encode(), source="<input>", fmt=fmt or "yaml")
-    path = Path(source)
-    if path.is_dir():
-        raise DocumentError("is a directory, not a serving contract", source=str(path), rule="read")
-    if fmt is not None:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise DocumentError(f"cannot read: {exc.strerror or type(exc).__name__}", source=str(path)) from None
-        return str(path), load_documents(data, source=str(path), fmt=fmt)
-    for name, found in iter_documents([str(path)]):
-        if isinstance(found, DocumentError):
-            raise found
-        return name, found
-    raise DocumentError("cannot read: no such file", source=str(path), rule="read")  # pragma: no cover

@@ -36,14 +36,12 @@ import inspect
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Generic, Literal, ParamSpec, TypeVar, get_type_hints
 
 import pydantic
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
-from aifabric._errors import DocumentError, Problem, ValidationError
 from aifabric.models.audit import PRODUCER
 from aifabric.models.common import Actor
 from aifabric.models.tools import (
@@ -57,7 +55,6 @@ from aifabric.models.tools import (
     ToolContract,
     ToolError,
 )
-from aifabric.validation import iter_documents, load_documents, validate
 
 __all__ = ["Tool", "load_contract", "tool"]
 
@@ -163,68 +160,22 @@ def tool(
             "errors": [_plain(error) for error in errors] if errors is not None else None,
         }
         source = f"<tool {getattr(func, '__qualname__', doc['name'])}>"
-        contract = _contract({key: value for key, value in doc.items() if value is not None}, source)
+        contract = ToolContract.parse_document(
+            {key: value for key, value in doc.items() if value is not None}, source=source
+        )
         return Tool(func, contract, wraps_result=wraps)
 
     return decorate
 
 
 def load_contract(source: str | os.PathLike[str] | bytes, *, fmt: str | None = None) -> ToolContract:
-    """Read one tool contract from a file, or from YAML or JSON text.
-
-    ``source`` is a path (a :class:`os.PathLike`, or a string of one line that does not start with ``{``), or
-    the document itself (bytes, or a string of several lines or starting with ``{``). Text is read as YAML,
-    which JSON is a subset of, unless ``fmt`` is ``"json"``; a file by its suffix (``.yaml``, ``.yml``, ``.json``).
+    """Read one tool contract from a file, or from YAML or JSON text (``ToolContract.read``).
 
     Raises:
         DocumentError: the input cannot be read or parsed, or holds other than exactly one document.
         ValidationError: the document is not a valid tool contract; ``problems`` has every finding.
     """
-    name, docs = _documents(source, fmt)
-    if len(docs) != 1:
-        raise DocumentError(f"expected one tool contract, found {len(docs)} documents", source=name)
-    doc = docs[0]
-    if isinstance(doc, dict) and doc.get("schemaURL", ToolContract.SCHEMA_URL) != ToolContract.SCHEMA_URL:
-        raise ValidationError(
-            [Problem("/schemaURL", "const", f"expected {ToolContract.SCHEMA_URL}, not a tool contract", name)],
-            source=name,
-            schema_url=ToolContract.SCHEMA_URL,
-        )
-    return _contract(doc, name)
-
-
-def _contract(doc: Any, source: str) -> ToolContract:
-    """Validate a document against the ``tool-contract`` schema, then the model; both raise ValidationError."""
-    validate(doc, schema_url=ToolContract.SCHEMA_URL, source=source)
-    try:
-        return ToolContract.model_validate(doc)
-    except pydantic.ValidationError as exc:  # a rule the schema leaves to the model
-        problems = [
-            Problem("".join(f"/{part}" for part in error["loc"]), "model", error["msg"], source)
-            for error in exc.errors()
-        ]
-        raise ValidationError(problems, source=source, schema_url=ToolContract.SCHEMA_URL) from None
-
-
-def _documents(source: str | os.PathLike[str] | bytes, fmt: str | None) -> tuple[str, list[Any]]:
-    if isinstance(source, bytes):
-        return "<input>", load_documents(source, source="<input>", fmt=fmt or "yaml")
-    if isinstance(source, str) and ("\n" in source or source.lstrip().startswith("{")):
-        return "<input>", load_documents(source.encode(), source="<input>", fmt=fmt or "yaml")
-    path = Path(source)
-    if path.is_dir():
-        raise DocumentError("is a directory, not a tool contract", source=str(path), rule="read")
-    if fmt is not None:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise DocumentError(f"cannot read: {exc.strerror or type(exc).__name__}", source=str(path)) from None
-        return str(path), load_documents(data, source=str(path), fmt=fmt)
-    for name, found in iter_documents([str(path)]):
-        if isinstance(found, DocumentError):
-            raise found
-        return name, found
-    raise DocumentError("cannot read: no such file", source=str(path), rule="read")  # pragma: no cover
+    return ToolContract.read(source, fmt=fmt)
 
 
 def _plain(value: Any) -> Any:

@@ -36,7 +36,6 @@ from typing import Any, Final, Generic, Literal, TypeVar
 from aifabric.models.audit import PRODUCER
 from aifabric.models.common import Actor
 from aifabric.models.tools import ToolContract
-from aifabric.tools.declare import _contract
 
 __all__ = ["MCP_VERSIONS", "Mapped", "from_mcp", "from_openai", "from_openapi", "to_mcp", "to_openai"]
 
@@ -161,7 +160,7 @@ def from_mcp(
     doc.update(_filled(owner, version, timeout_s))
     doc["sideEffect"] = _side_effect(hints)
     lost = [f"/{key}: no place in a tool contract" for key in tool if key not in {*_MCP_MEMBERS, "annotations"}]
-    return Mapped(_contract(doc, f"<MCP tool {tool.get('name')}>"), lost)
+    return Mapped(ToolContract.parse_document(doc, source=f"<MCP tool {tool.get('name')}>"), lost)
 
 
 def to_openai(
@@ -224,7 +223,7 @@ def from_openai(
         "sideEffect": side_effect,
         **_filled(owner, version, timeout_s),
     }
-    return Mapped(_contract(doc, f"<OpenAI tool {function.get('name')}>"), lost)
+    return Mapped(ToolContract.parse_document(doc, source=f"<OpenAI tool {function.get('name')}>"), lost)
 
 
 def from_openapi(
@@ -311,7 +310,7 @@ def from_openapi(
     lost.extend(
         f"/{key}: no place in a tool contract" for key in ("callbacks", "servers", "deprecated") if key in operation
     )
-    return Mapped(_contract(doc, f"<OpenAPI {method.upper()} {path}>"), lost)
+    return Mapped(ToolContract.parse_document(doc, source=f"<OpenAPI {method.upper()} {path}>"), lost)
 
 
 def _filled(owner: Actor | Mapping[str, Any], version: str, timeout_s: float) -> dict[str, Any]:
