@@ -199,3 +199,43 @@ def postgres_dsn(postgres_server: str) -> str:
     with psycopg.connect(postgres_server + "/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return f"{postgres_server}/{name}"
+
+
+# --- models against their schemas -----------------------------------------------------------------------------
+
+
+def schema_problems(doc: Any, url: str) -> list[str] | None:
+    """The rules a document breaks in the schema at ``url``, or None when it is valid."""
+    from aifabric import ValidationError, validate
+
+    try:
+        validate(doc, schema_url=url)
+    except ValidationError as error:
+        return [problem.rule for problem in error.problems]
+    except TypeError:
+        return ["type"]
+    return None
+
+
+def assert_model_agrees(value: Any, url: str, model: type[Any], defaulted: set[str]) -> None:
+    """Whatever the schema accepts the model parses and writes back; whatever the model accepts, the schema does.
+
+    The models leave the uri and email formats to the schema, and fill in the ``defaulted`` members.
+    """
+    import pydantic
+    from hypothesis import assume
+
+    from aifabric import validate
+
+    problems = schema_problems(value, url)
+    try:
+        parsed = model.model_validate(value)
+    except pydantic.ValidationError:
+        assert problems is not None, value
+        return
+    if problems is not None:
+        assert set(problems) <= {"format", "required"}, (problems, value)
+        assert "required" not in problems or defaulted - set(value), (problems, value)
+        assume(False)
+    assert parsed.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True) == value
+    validate(parsed.model_dump(mode="json", by_alias=True, exclude_none=True), schema_url=url)  # defaults filled
