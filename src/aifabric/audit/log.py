@@ -38,6 +38,7 @@ from aifabric.audit._query import matcher
 from aifabric.audit._stores import Durability, Node, Store, open_store
 from aifabric.audit.checkpoint import Checkpoint, NoteSigner, NoteVerifier, open_checkpoint
 from aifabric.canonical import canonicalize
+from aifabric.models.audit import AuditRecord
 
 __all__ = ["AuditLog", "Entry", "open_log", "verify", "verify_proof"]
 
@@ -103,11 +104,12 @@ class AuditLog:
         return self._submit(prepared)
 
     def _prepare(self, record: Any) -> Any:
+        checked = isinstance(record, AuditRecord)  # its to_json() validates against the audit-record schema
         if hasattr(record, "to_json"):
             record = record.to_json()
         if not isinstance(record, Mapping):
             raise DocumentError(f"an audit record is a JSON object, not a {type(record).__name__}")
-        if self.validate:
+        if self.validate and not checked:
             from aifabric.validation import validate
 
             validate(record, schema_url=_RECORD_SCHEMA)
