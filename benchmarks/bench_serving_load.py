@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aifabric.serving import Request
+from aifabric._web import run
 from aifabric.serving.load import LoadResult, run_open_loop
 
 
@@ -71,7 +72,7 @@ def wrk(url: str, seconds: int) -> float | None:
 
 def attempt(url: str, rate: float, seconds: float, workers: int) -> LoadResult:
     """One open-loop run of ``rate`` per second."""
-    return asyncio.run(run_open_loop(url, Request("GET", "/"), rate=rate, duration=seconds, workers=workers, seed=1))
+    return run(run_open_loop(url, Request("GET", "/"), rate=rate, duration=seconds, workers=workers, seed=1))
 
 
 def sustained(url: str, seconds: float, workers: int) -> tuple[float, LoadResult | None]:

@@ -270,3 +270,17 @@ def test_openai_answers_and_chunks_must_name_their_object() -> None:
     assert "stream chunks have `object` None, not 'chat.completion.chunk'" in result.message
     assert tolerant.outcome == "passed", tolerant.message
     assert len(tolerant.notes) == 2
+
+
+def test_the_tolerant_openai_profile_needs_only_inference() -> None:
+    """[SRV-056] Without ``GET /v1/models`` an OpenAI server fails the strict profile and passes the tolerant one,
+    which notes the missing list; a stream that errors after HTTP 200 fails the tolerant profile too."""
+    with serve(openai_routes(break_stream=False)[1:]) as url:
+        strict = run(openai.check_protocol(url, "llm"))
+        tolerant = run(openai.check_protocol(url, "llm", profile="tolerant"))
+    with serve(openai_routes(break_stream=True)[1:]) as url:
+        broken = run(openai.check_protocol(url, "llm", profile="tolerant"))
+    assert strict.outcome == "failed" and "GET /v1/models answered HTTP 404" in strict.message
+    assert tolerant.outcome == "passed", tolerant.message
+    assert tolerant.notes == ("GET /v1/models answered HTTP 404 without a data list",)
+    assert broken.outcome == "failed" and "a stream failed after HTTP 200" in broken.message

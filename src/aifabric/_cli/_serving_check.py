@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+
+from aifabric._web import run
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -72,7 +73,7 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
                 live.start()
 
         try:
-            done = asyncio.run(
+            done = run(
                 certify(
                     doc,
                     url,
@@ -130,7 +131,7 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
         targets = [loadgen.LatencyTarget(t.metric, float(t.percentile), t.max_ms / 1000) for t in doc.latency]
         budget = float(doc.error_budget.max_error_rate) if doc.error_budget else 0.01
 
-        async def run() -> Any:
+        async def search() -> Any:
             requests = [r for r, _ in evaluation] or [await probe_request(doc, url, float(doc.load.timeout_s))]
             return await loadgen.saturate(
                 url,
@@ -144,7 +145,7 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
                 max_error_rate=budget,
             )
 
-        found = asyncio.run(run())
+        found = run(search())
         trials = [
             {
                 "rate": r.rate,

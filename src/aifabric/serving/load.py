@@ -53,6 +53,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from aifabric._web import run
 from aifabric.serving._stats import percentile
 from aifabric.serving._types import LatencyKind, Mode, Request, Sample
 from aifabric.serving.protocols import openai
@@ -471,7 +472,7 @@ def _worker(connection: Any, base_url: str, items: list[_Item], timeout: float, 
     """A worker process: reports ready, waits for the common start instant, runs its share, sends the samples."""
     connection.send("ready")
     start = connection.recv()
-    samples = asyncio.run(_open_loop(base_url, items, start, timeout, max_in_flight, spin=False))
+    samples = run(_open_loop(base_url, items, start, timeout, max_in_flight, spin=False))
     connection.send(samples)
     connection.close()
 

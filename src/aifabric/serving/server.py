@@ -56,7 +56,7 @@ except ImportError as exc:  # pragma: no cover - the extra is part of the dev in
     raise ImportError("the model server needs aiohttp and numpy: pip install 'aifabric[serving]'") from exc
 
 from aifabric._version import __version__
-from aifabric._web import BackgroundServer, bind, serve_socket, url_of
+from aifabric._web import BackgroundServer, bind, run, serve_socket, url_of
 from aifabric.serving._model import (
     CLASSES,
     CLASSIFIER,
@@ -844,4 +844,4 @@ def serve(
             server.application(), sock, lambda: ready(url) if ready else None, stop, shutdown_timeout=10.0, backlog=1024
         )
 
-    asyncio.run(main())
+    run(main())

@@ -250,8 +250,8 @@ async def check_protocol(
     and the ``object`` ``chat.completion`` (chat) or ``text_completion`` (completions) (SRV-054); a streamed answer
     carries output in chunks of ``object`` ``chat.completion.chunk`` (chat) or ``text_completion`` (completions)
     and ends with ``data: [DONE]`` without an error (SRV-055); malformed JSON gets a 400 with an ``error`` object.
-    ``tolerant`` accepts a model missing from the list, a missing or wrong ``object``, another content type and a
-    4xx other than 400 (notes).
+    ``tolerant`` accepts a missing models list or a model missing from it, a missing or wrong ``object``, another
+    content type and a 4xx other than 400, each in the notes (SRV-056).
     """
     problems: list[str] = []
     notes: list[str] = []
@@ -272,7 +272,7 @@ async def check_protocol(
             )
         doc = listed.json()
         if listed.status != 200 or not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-            problems.append(f"GET /v1/models answered HTTP {listed.status} without a data list")
+            deviate(f"GET /v1/models answered HTTP {listed.status} without a data list")
         elif model not in {m.get("id") for m in doc["data"] if isinstance(m, dict)}:
             deviate(f"GET /v1/models does not list {model!r}")
 
