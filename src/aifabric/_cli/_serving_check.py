@@ -39,7 +39,7 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
         out: Annotated[
             Path, typer.Option("--out", "-o", help="Write the report here (JSON), and beside it the HTML page.")
         ] = Path("serving-report.json"),
-        profile: Annotated[str, typer.Option(help="Protocol profile: strict or tolerant.")] = "tolerant",
+        profile: Annotated[str, typer.Option(help="Protocol profile: strict or tolerant.")] = "strict",
         workers: Annotated[int, typer.Option(help="Load-generator processes.", min=1, max=64)] = 1,
         telemetry: Annotated[str, typer.Option(help="auto, nvml, prometheus or none.")] = "auto",
         as_json: Annotated[bool, typer.Option("--json", help="Print the report instead of a summary.")] = False,

@@ -162,7 +162,7 @@ async def certify(
     *,
     evaluation: Sequence[tuple[Request, Any]] = (),
     progress: Progress | None = None,
-    profile: Literal["strict", "tolerant"] = "tolerant",
+    profile: Literal["strict", "tolerant"] = "strict",
     workers: int = 1,
     telemetry: Literal["auto", "nvml", "prometheus", "none"] = "auto",
     on_sample: Callable[[Sample], None] | None = None,
