@@ -18,6 +18,7 @@ from aifabric.models.tools import ToolContract
 from aifabric.tools.guard import (
     AllowRules,
     ConflictError,
+    Decision,
     ForbiddenError,
     Guard,
     InvalidInputError,
@@ -423,3 +424,141 @@ def test_a_declared_tool_guarded_into_an_audit_log(tmp_path: Path) -> None:
             guard.call({"q": "abcd"}, principal="alice", scopes=[])
         assert [e.record["outcome"] for e in log] == ["success", "denied"]
         verify(log, Checkpoint("example.com/tools", log.size, log.root()))
+
+
+def test_inline_tool_runs_on_the_callers_thread_and_an_overrun_is_a_timeout() -> None:
+    """TOOL-042: an inline tool runs on the caller's thread; an attempt ending past timeoutS is TIMEOUT, its result
+    and error dropped, and no attempt starts after it."""
+    now = [0.0]
+    threads: list[int] = []
+
+    def slow(n: int, **_: Any) -> Any:
+        threads.append(threading.get_ident())
+        now[0] += n  # the tool takes n seconds of the guard's clock
+        if n > 100:
+            raise ToolCallError("late and failed", error_class="UNAVAILABLE")
+        return {"v": n}
+
+    c = contract(retry=retry(on=("UNAVAILABLE", "TIMEOUT")), timeoutS=10)
+    guard, audit, _ = guarded(c, slow, inline=True, clock=lambda: now[0])
+    assert guard.call({"n": 3}, principal="u") == {"v": 3}
+    with pytest.raises(ToolTimeoutError):
+        guard.call({"n": 11}, principal="u")
+    with pytest.raises(ToolTimeoutError):
+        guard.call({"n": 200}, principal="u")
+    assert threads == [threading.get_ident()] * 3
+    assert [r["attributes"] for r in audit.items] == [
+        {"attempts": 1},
+        {"attempts": 1, "errorClass": "TIMEOUT"},
+        {"attempts": 1, "errorClass": "TIMEOUT"},
+    ]
+
+
+def test_inline_guard_starts_no_attempt_past_the_deadline() -> None:
+    """TOOL-042: retried attempts run until one ends past the deadline, which is TIMEOUT; once the deadline has
+    passed, no attempt starts."""
+    now = [0.0]
+    runs: list[int] = []
+
+    def flaky(**_: Any) -> Any:
+        runs.append(1)
+        now[0] += 4
+        raise ToolCallError("down", error_class="UNAVAILABLE", retry_after=0.5)
+
+    guard = Guard(contract(retry=retry(max_attempts=5), timeoutS=10), flaky, inline=True, clock=lambda: now[0])
+    with pytest.raises(ToolTimeoutError):
+        guard.call({"n": 1}, principal="u")
+    assert len(runs) == 3
+
+    class Slow:
+        def decide(self, *_: Any) -> Decision:
+            now[0] += 11
+            return Decision(True)
+
+    runs.clear()
+    guard = Guard(contract(timeoutS=10), flaky, inline=True, clock=lambda: now[0], policy=Slow())
+    with pytest.raises(ToolTimeoutError):
+        guard.call({"n": 1}, principal="u")
+    assert runs == []
+
+
+def test_a_queued_sync_call_whose_caller_gave_up_never_runs() -> None:
+    """TOOL-037: with every worker busy a call times out in the queue, and its tool is then never run."""
+    release = threading.Event()
+    runs: list[int] = []
+
+    def blocking(n: int, **_: Any) -> Any:
+        runs.append(n)
+        if n == 1:
+            release.wait(10)
+        return {"v": n}
+
+    guard = Guard(contract(timeoutS=0.05), blocking, max_workers=1)
+    with pytest.raises(ToolTimeoutError):
+        guard.call({"n": 1}, principal="u")
+    with pytest.raises(ToolTimeoutError):
+        guard.call({"n": 2}, principal="u")
+    release.set()
+    guard.contract = contract(timeoutS=10)
+    assert guard.call({"n": 3}, principal="u") == {"v": 3}
+    assert runs == [1, 3]
+    guard.close()
+
+
+def test_sync_tool_through_acall_and_the_tools_own_timeout_error() -> None:
+    """TOOL-039: acall runs a sync tool in a worker; a TimeoutError the tool raises itself is a TOOL_ERROR."""
+
+    def sync(n: int, **_: Any) -> Any:
+        if n == 0:
+            raise TimeoutError("the tool's own")
+        return {"v": n}
+
+    async def own_timeout(**_: Any) -> Any:
+        raise TimeoutError("the tool's own")
+
+    guard = Guard(contract(), sync)
+    assert asyncio.run(guard.acall({"n": 4}, principal="u")) == {"v": 4}
+    for g in (guard, Guard(contract(), own_timeout)):
+        with pytest.raises(ToolFailedError):
+            asyncio.run(g.acall({"n": 0}, principal="u"))
+        with pytest.raises(ToolFailedError):
+            g.call({"n": 0}, principal="u")
+    guard.close()
+    assert guard.call({"n": 5}, principal="u") == {"v": 5}  # a closed guard starts new workers
+    guard.close()
+
+
+def test_idle_workers_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A guard's worker threads end once idle, so an unclosed guard holds none for long."""
+    from aifabric.tools import _workers
+
+    monkeypatch.setattr(_workers, "IDLE_S", 0.01)
+    guard = Guard(contract(), lambda **a: {"v": 1})
+    assert guard.call({"n": 1}, principal="u") == {"v": 1}
+    for _ in range(1000):
+        if guard._workers.count == 0:
+            break
+        time.sleep(0.01)
+    assert guard._workers.count == 0
+    assert guard.call({"n": 1}, principal="u") == {"v": 1}
+
+
+def test_workers_after_a_backlog_and_an_idle_exit_still_run_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job queued while every worker was busy must not leave a phantom idle worker behind: once the real ones
+    have ended idle, the next job starts a new one instead of waiting in the queue for nobody."""
+    from aifabric.tools import _workers
+
+    monkeypatch.setattr(_workers, "IDLE_S", 0.01)
+    release = threading.Event()
+    workers = _workers.Workers(1, "test")
+    first = workers.submit(lambda: release.wait(10), {})
+    second = workers.submit(lambda: "queued", {})  # the one worker is busy: a backlog of one
+    release.set()
+    assert first.done.acquire(timeout=10) and second.done.acquire(timeout=10)
+    for _ in range(1000):
+        if workers.count == 0:
+            break
+        time.sleep(0.01)
+    assert workers.count == 0
+    assert workers.run(lambda: "after", {}, timeout=5) == (True, "after")
+    workers.close()

@@ -1,4 +1,4 @@
-"""A guard that holds every call of a tool to the tool's contract (spec/tools.md, TOOL-030 to TOOL-039).
+"""A guard that holds every call of a tool to the tool's contract (spec/tools.md, TOOL-030 to TOOL-042).
 
 A :class:`Guard` checks the caller (authentication, scopes, consent, a pluggable :class:`Policy`), validates the
 arguments against ``inputSchema`` (compiled once), applies the rate limits, idempotency keys, the circuit breaker,
@@ -9,8 +9,12 @@ contract declares.
 
 The breaker opens after :data:`BREAKER_THRESHOLD` consecutive failed attempts (``TIMEOUT``, ``UNAVAILABLE`` or
 ``TOOL_ERROR``) and half-opens, letting one trial attempt through, :data:`BREAKER_COOLDOWN_S` seconds later.
-A sync function runs in a worker thread so that its timeout can be enforced; a thread that overruns is left to
-finish in the background, its result dropped. Rate limits are per guard.
+A sync function runs in one of the guard's long-lived worker threads, so that the caller stops waiting at the
+timeout; a thread that overruns is left to finish in the background, its result dropped. With ``inline=True`` a
+sync function runs on the caller's thread instead, which saves the hand-off but cannot stop it: an attempt that
+ends past the timeout is reported ``TIMEOUT`` and its result dropped (TOOL-042). Rate limits hold each partition
+of the calls apart, by default each principal, anonymous callers sharing one (TOOL-040); ``partition`` maps a
+principal to another key, such as its tenant, or to one key for a limit shared by all.
 
 Examples:
     >>> from aifabric.models.tools import ToolContract
@@ -44,11 +48,8 @@ import functools
 import hashlib
 import inspect
 import random
-import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -76,7 +77,8 @@ from aifabric.tools._idempotency import (
     MemoryIdempotencyStore,
     SQLiteIdempotencyStore,
 )
-from aifabric.tools._limits import Breaker, Bucket
+from aifabric.tools._limits import Breaker, Bucket, Quotas
+from aifabric.tools._workers import Job, Workers
 from aifabric.validation import _problems_from
 
 __all__ = [
@@ -100,6 +102,7 @@ __all__ = [
     "ToolTimeoutError",
     "UnauthorizedError",
     "UnavailableError",
+    "by_principal",
 ]
 
 BREAKER_THRESHOLD: Final = 5
@@ -157,6 +160,11 @@ class Rule:
     purposes: frozenset[str] | None = None
 
 
+@functools.lru_cache(maxsize=1024)
+def _allowed_by(rule: Rule) -> Decision:
+    return Decision(True, (f"allowed by rule {rule!r}",))
+
+
 @dataclass(frozen=True, slots=True)
 class AllowRules:
     """A :class:`Policy` that allows a call when one rule matches its principal, tool, scopes and purposes."""
@@ -178,11 +186,13 @@ class AllowRules:
                 and (rule.scopes is None or needed <= rule.scopes)
                 and (rule.purposes is None or wanted <= rule.purposes)
             ):
-                return Decision(True, (f"allowed by rule {rule!r}",))
+                return _allowed_by(rule)
         return Decision(False, (f"no allow rule lets {who or 'an anonymous caller'} call {contract.name}",))
 
 
 # --- the guard ---------------------------------------------------------------------------------------------
+
+_HOLDS_ALL: Final = Decision(True, ("the caller holds every scope and consent the contract asks for",))
 
 
 def _refuse(uri: str) -> Any:
@@ -198,15 +208,34 @@ def _compile(schema: Mapping[str, Any]) -> Any:
         raise SchemaError(f"a tool schema does not compile: {exc}") from None
 
 
+@functools.lru_cache(maxsize=4096)
+def _user(principal: str) -> AuditActor:
+    return AuditActor(type="user", id=principal)  # frozen, so one instance serves every call
+
+
 def _actor(principal: AuditActor | Mapping[str, Any] | str | None) -> AuditActor | None:
     if principal is None or isinstance(principal, AuditActor):
         return principal
     if isinstance(principal, str):
-        return AuditActor(type="user", id=principal)
+        return _user(principal)
     return AuditActor.model_validate(principal)
 
 
-_EXECUTOR_LOCK = threading.Lock()
+def by_principal(principal: AuditActor | None) -> str:
+    """The default rate-limit partition of a call: its principal's id, or ``""`` for anonymous callers."""
+    return principal.id if principal is not None else ""
+
+
+def _drive(fn: Callable[..., Coroutine[Any, Any, Any]], /, **arguments: Any) -> Any:
+    return asyncio.run(fn(**arguments))
+
+
+def _settle(future: asyncio.Future[Any], job: Job) -> None:
+    if not future.done():  # not given up on by its caller
+        if job.error is not None:
+            future.set_exception(job.error)
+        else:
+            future.set_result(job.result)
 
 
 class Guard:
@@ -228,6 +257,8 @@ class Guard:
         breaker_cooldown_s: float = BREAKER_COOLDOWN_S,
         max_workers: int = 64,
         rng: random.Random | None = None,
+        partition: Callable[[AuditActor | None], str] | None = None,
+        inline: bool = False,
     ) -> None:
         self.contract = contract
         self.fn = fn
@@ -246,13 +277,12 @@ class Guard:
         self._key_mode = idem.key if idem else "none"
         self._lifetime = float(idem.key_lifetime_s or 0) if idem else 0.0
         self._store = idempotency if idempotency is not None else MemoryIdempotencyStore()
-        now = clock()
-        self._buckets = [Bucket(p, now) for p in contract.rate_limit.policies] if contract.rate_limit else []
-        self._policy_units = [p.qu or "requests" for p in contract.rate_limit.policies] if contract.rate_limit else []
+        self._quotas = Quotas(contract.rate_limit.policies) if contract.rate_limit else None
+        self._partition = partition or by_principal
+        self._inline = inline and not self._async
         self.breaker = Breaker(breaker_threshold, breaker_cooldown_s, clock)
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
-        self._max_workers = max_workers
-        self._executor: ThreadPoolExecutor | None = None
+        self._workers = Workers(max_workers, f"guard-{contract.name}")
         self._target = {"type": "tool", "name": contract.name, "version": contract.version}
         self._source = dict(source) if source is not None else {"hostname": "localhost"}
         self._provider = provider
@@ -278,7 +308,7 @@ class Guard:
         unconsented = self._purposes - purposes
         if unconsented:
             raise ForbiddenError(f"the principal has not consented to {', '.join(sorted(unconsented))}")
-        decision = Decision(True, ("the caller holds every scope and consent the contract asks for",))
+        decision = _HOLDS_ALL
         if self.policy is not None:
             decision = self.policy.decide(self.contract, actor, scopes, purposes)
             if not decision.allow:
@@ -298,25 +328,23 @@ class Guard:
             raise InvalidInputError(f"{self.contract.name} needs an idempotency key")
         return decision
 
-    def _spend(self, arguments: dict[str, Any]) -> list[tuple[Bucket, float]]:
-        now = self.clock()
-        taken: list[tuple[Bucket, float]] = []
-        for bucket, unit in zip(self._buckets, self._policy_units, strict=True):
-            cost = float(len(orjson.dumps(arguments))) if unit == "content-bytes" else 1.0
-            wait = bucket.take(cost, now)
-            if wait:
-                self._give_back(taken)
-                raise RateLimitedError(
-                    f"the rate-limit policy {bucket.name} is spent",
-                    retry_after=None if wait == float("inf") else wait,
-                )
-            taken.append((bucket, cost))
+    def _spend(self, arguments: dict[str, Any], actor: AuditActor | None) -> list[tuple[Bucket, float]]:
+        """Spend the call's cost from the quotas of its partition [TOOL-038] [TOOL-040] [TOOL-041]."""
+        if self._quotas is None:
+            return []
+        partition = self._partition(actor)
+        size = len(orjson.dumps(arguments)) if self._quotas.counts_bytes else 0
+        taken, refused, wait = self._quotas.take(partition, size, self.clock())
+        if refused:
+            raise RateLimitedError(
+                f"the rate-limit policy {refused} is spent for {partition or 'anonymous callers'}",
+                retry_after=None if wait == float("inf") else wait,
+            )
         return taken
 
-    @staticmethod
-    def _give_back(taken: list[tuple[Bucket, float]]) -> None:
-        for bucket, cost in taken:
-            bucket.release(cost)
+    def _give_back(self, taken: list[tuple[Bucket, float]]) -> None:
+        if self._quotas is not None:
+            self._quotas.release(taken)
 
     def _fingerprint(self, arguments: dict[str, Any]) -> str:
         try:
@@ -454,37 +482,50 @@ class Guard:
 
     # -- running
 
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._executor is None:
-            with _EXECUTOR_LOCK:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(
-                        self._max_workers, thread_name_prefix=f"guard-{self.contract.name}"
-                    )
-        return self._executor
+    def _timeout(self) -> ToolTimeoutError:
+        return ToolTimeoutError(f"{self.contract.name} did not end within {self.contract.timeout_s} s")
 
-    def _run_sync(self, arguments: dict[str, Any], remaining: float) -> Any:
-        if self._async:
-            future = self._pool().submit(asyncio.run, self.fn(**arguments))
-        else:
-            future = self._pool().submit(functools.partial(self.fn, **arguments))
-        try:
-            return future.result(timeout=max(remaining, 0.0))
-        except FutureTimeout:
-            future.cancel()
-            raise ToolTimeoutError(f"{self.contract.name} did not end within {self.contract.timeout_s} s") from None
+    def _run_sync(self, arguments: dict[str, Any], deadline: float) -> Any:
+        if self._inline:  # on the caller's thread: an overrun is found, not stopped [TOOL-042]
+            if self.clock() >= deadline:
+                raise self._timeout()
+            try:
+                result = self.fn(**arguments)
+            except Exception:
+                if self.clock() > deadline:
+                    raise self._timeout() from None
+                raise
+            if self.clock() > deadline:
+                raise self._timeout()
+            return result
+        fn = functools.partial(_drive, self.fn) if self._async else self.fn
+        ended, result = self._workers.run(fn, arguments, deadline - self.clock())
+        if not ended:
+            raise self._timeout()
+        return result
 
     async def _run_async(self, arguments: dict[str, Any], remaining: float) -> Any:
+        job: Job | None = None
         if self._async:
             awaitable: Awaitable[Any] = self.fn(**arguments)
         else:
-            awaitable = asyncio.get_running_loop().run_in_executor(
-                self._pool(), functools.partial(self.fn, **arguments)
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[Any] = loop.create_future()
+            job = self._workers.submit(
+                self.fn, arguments, lambda ended: loop.call_soon_threadsafe(_settle, future, ended)
             )
+            awaitable = future
+        deadline = asyncio.timeout(max(remaining, 0.0))  # no task of its own, unlike wait_for
         try:
-            return await asyncio.wait_for(awaitable, max(remaining, 0.0))
+            async with deadline:
+                return await awaitable
         except TimeoutError:
-            raise ToolTimeoutError(f"{self.contract.name} did not end within {self.contract.timeout_s} s") from None
+            if deadline.expired():
+                raise self._timeout() from None
+            raise  # the tool's own TimeoutError: a TOOL_ERROR
+        finally:
+            if job is not None:
+                job.withdraw()  # a job still queued when its caller stops waiting never runs
 
     def _before_attempt(self, arguments: dict[str, Any], scope: str, key: str | None, fp: str) -> tuple[bool, Any]:
         """(True, result) for a replayed key; (False, None) when the attempt should run."""
@@ -534,7 +575,7 @@ class Guard:
         actor = _actor(principal)
         decision = self._admit(arguments, actor, frozenset(scopes), frozenset(purposes), idempotency_key)
         scope = f"{self.contract.name}\x00{actor.id if actor else ''}"
-        return actor, decision, self._spend(arguments), scope
+        return actor, decision, self._spend(arguments, actor), scope
 
     def call(
         self,
@@ -564,7 +605,7 @@ class Guard:
                     replay, result = self._before_attempt(arguments, scope, idempotency_key, fp)
                     if not replay:
                         try:
-                            result = self._run_sync(arguments, deadline - self.clock())
+                            result = self._run_sync(arguments, deadline)
                         except Exception as exc:  # noqa: BLE001 - every failure maps to an error class
                             self._after_attempt(scope, idempotency_key, None, exc)
                         result = self._after_attempt(scope, idempotency_key, result, None)
@@ -638,6 +679,5 @@ class Guard:
         return wait
 
     def close(self) -> None:
-        """Stop the worker threads (those running go on to their end)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        """Let the worker threads end (those running go on to their end); a later call starts new ones."""
+        self._workers.close()
