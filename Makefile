@@ -97,6 +97,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_audit.py
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
 	$(BIN)/python benchmarks/bench_serving_load.py
+	$(BIN)/python benchmarks/bench_tools_guard.py
 
 clean:
 	rm -rf $(VENV) $(OUT) site dist build .mypy_cache .ruff_cache .pytest_cache .hypothesis
