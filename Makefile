@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 ## demo: validate every schema example, example document and vector, run the conformance vectors, show lineage,
-## keep, sign, verify and prove an audit log, then check the reference model server against its serving contract
+## keep, sign, verify and prove an audit log, check, render and export a model card, then check the reference model
+## server against its serving contract
 demo: $(STAMP)
 	$(BIN)/aifabric schemas check
 	$(BIN)/aifabric validate examples/*.json examples/*.jsonl examples/*.yaml conformance/vectors
@@ -37,6 +38,10 @@ demo: $(STAMP)
 	$(BIN)/aifabric audit prove $(OUT)/audit-log 3 > $(OUT)/audit-proof.json
 	$(BIN)/aifabric audit verify --proof $(OUT)/audit-proof.json --key $(OUT)/audit-key.pem.pub
 	$(BIN)/aifabric audit tail $(OUT)/audit-log
+	$(BIN)/aifabric card validate examples/model-card.yaml
+	$(BIN)/aifabric card check examples/model-card.yaml --profile minimal
+	$(BIN)/aifabric card render examples/model-card.yaml --format html -o $(OUT)/model-card.html
+	$(BIN)/aifabric card export examples/model-card.yaml --to cyclonedx -o $(OUT)/model-card.cdx.json
 	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	url=http://127.0.0.1:$$port; \
 	$(BIN)/aifabric serve model --port $$port > $(OUT)/model-server.log 2>&1 & pid=$$!; \
@@ -48,6 +53,7 @@ demo: $(STAMP)
 	rc=$$?; [ $$rc -le 1 ] || exit $$rc
 	@echo "The conformance report is in $(OUT)/conformance-report.json; lineage events in $(OUT)/lineage.sqlite;"
 	@echo "the audit log in $(OUT)/audit-log, its checkpoint in $(OUT)/audit-checkpoint.txt;"
+	@echo "the model card rendered in $(OUT)/model-card.html and as CycloneDX in $(OUT)/model-card.cdx.json;"
 	@echo "the serving report in $(OUT)/serving-report.json and $(OUT)/serving-report.html"
 
 ## test: lint, type-check, spec lint, schema compatibility, vector and docs drift, strict docs build, then pytest

@@ -21,8 +21,8 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from aifabric.serving import Request
 from aifabric._web import run
+from aifabric.serving import Request
 from aifabric.serving.load import LoadResult, run_open_loop
 
 

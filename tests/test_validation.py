@@ -135,6 +135,13 @@ def test_json_jsonl_and_yaml() -> None:
     assert load_documents(b"\xef\xbb\xbf[1]", source="bom.json") == [[1]]
 
 
+def test_a_yaml_file_holding_json_reads_as_json() -> None:
+    """``aifabric sign --embed`` rewrites a YAML file as JSON; PyYAML (YAML 1.1) would read ``2e-6`` as a string."""
+    assert load_documents(b'{"v": 2e-6, "w": [1E+3]}', source="card.yaml") == [{"v": 2e-6, "w": [1000.0]}]
+    assert load_documents(b"[1, 2]\n", source="x.yml") == [[1, 2]]
+    assert load_documents(b"{a: 1}\n", source="x.yaml") == [{"a": 1}]  # YAML flow style, not JSON
+
+
 @pytest.mark.parametrize(
     ("data", "source", "message"),
     [

@@ -145,7 +145,9 @@ def load_documents(data: bytes, *, source: str = "<input>", fmt: str | None = No
             f"not UTF-8: invalid byte 0x{data[exc.start]:02x} at offset {exc.start}", source=source
         ) from None
     text = text.removeprefix("\ufeff")
-    if fmt == "yaml":
+    if fmt == "yaml" and text.lstrip()[:1] in ("{", "["):
+        docs = _load_json_in_yaml(text, source)
+    elif fmt == "yaml":
         docs = _load_yaml(text, source)
     elif fmt == "jsonl":
         docs = [_load_json(line, source, line=n) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
@@ -182,6 +184,17 @@ def _load_json(text: str, source: str, *, line: int = 1) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _load_json_in_yaml(text: str, source: str) -> list[Any]:
+    """A YAML file holding JSON, as ``aifabric sign --embed`` writes it, read as JSON.
+
+    PyYAML reads YAML 1.1, in which a number such as ``2e-6`` is a string.
+    """
+    try:
+        return [orjson.loads(text)]
+    except orjson.JSONDecodeError:
+        return _load_yaml(text, source)
 
 
 def _load_yaml(text: str, source: str) -> list[Any]:

@@ -19,6 +19,7 @@ from aifabric.models.audit import (
     Source,
     TraceContext,
 )
+from aifabric.models.cards import ModelCard
 from aifabric.models.common import Actor, DigestSet, Document, ResourceRef
 from aifabric.models.conformance import (
     ConformanceReport,
@@ -105,6 +106,7 @@ __all__ = [
     "LineageLink",
     "Link",
     "LoadRun",
+    "ModelCard",
     "ModelFacet",
     "Outcome",
     "OutputDataset",
