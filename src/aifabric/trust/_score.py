@@ -6,6 +6,7 @@ import hashlib
 import math
 import os
 from collections.abc import Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -260,12 +261,49 @@ def _quality(
 
 def _values(
     con: duckdb.DuckDBPyConnection, column: ContractColumn, view: str, types: Mapping[str, str], *, as_number: bool
-) -> tuple[stats.Values, stats.Counts]:
-    sql = values_sql(column, view, as_number=as_number, sql_type=types.get(column.name))
-    fetched = con.execute(sql).fetchnumpy()
-    values = np.asarray(fetched["value"])
-    values = values.astype(np.float64) if as_number else values.astype(object)
-    return values, np.asarray(fetched["n"]).astype(np.int64)
+) -> tuple[stats.Values, stats.Counts | None]:
+    """A column's conforming values: every number (counts None, unsorted) or the distinct texts with counts."""
+    sql_type = types.get(column.name)
+    if as_number:  # numbers are often nearly all distinct: sorting them (in a worker) beats grouping them here
+        sql = values_sql(column, view, as_number=True, sql_type=sql_type, grouped=False)
+        return np.asarray(con.execute(sql).fetchnumpy()["value"], dtype=np.float64), None
+    fetched = con.execute(values_sql(column, view, as_number=False, sql_type=sql_type)).fetchnumpy()
+    return np.asarray(fetched["value"]).astype(object), np.asarray(fetched["n"]).astype(np.int64)
+
+
+def _distinct(values: stats.Values, counts: stats.Counts | None) -> tuple[stats.Values, stats.Counts]:
+    """Distinct values with their counts; numbers ascending."""
+    if counts is not None:
+        return values, counts
+    values = np.sort(values)
+    starts = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]])[: len(values)])
+    return values[starts], np.diff(np.append(starts, len(values))).astype(np.int64)
+
+
+@dataclass(frozen=True, slots=True)
+class _DriftSettings:
+    small: int
+    p_value: float
+    distance: float
+    psi: float
+    max_distinct: int
+    bins: int
+
+    @classmethod
+    def of(cls, contract: DataContract) -> _DriftSettings:
+        given = contract.drift
+
+        def pick(value: Any, default: Any) -> Any:
+            return default if value is None else value
+
+        return cls(
+            small=pick(given and given.small_sample_max, 1000),
+            p_value=pick(given and given.p_value, 0.05),
+            distance=pick(given and given.distance, 0.1),
+            psi=pick(given and given.psi, 0.1),
+            max_distinct=pick(given and given.categorical_max_distinct, 5),
+            bins=pick(given and given.bins, 10),
+        )
 
 
 def _drift_columns(
@@ -274,76 +312,83 @@ def _drift_columns(
     data_types: Mapping[str, str],
     ref_types: Mapping[str, str],
 ) -> list[Evidence]:
-    """One drift measurement per contract column, tested or with the reason it is not (TRUST-031 to TRUST-039)."""
-    settings = contract.drift
-    small = settings.small_sample_max if settings and settings.small_sample_max is not None else 1000
-    p_threshold = settings.p_value if settings and settings.p_value is not None else 0.05
-    distance = settings.distance if settings and settings.distance is not None else 0.1
-    psi_threshold = settings.psi if settings and settings.psi is not None else 0.1
-    max_distinct = (
-        settings.categorical_max_distinct if settings and settings.categorical_max_distinct is not None else 5
-    )
-    bins = settings.bins if settings and settings.bins is not None else 10
-    out = []
-    for column in contract.columns:
-        chosen = column.drift.method if column.drift else None
-        if chosen == "none":
-            out.append(Evidence(metric="drift", column=column.name, reason="drift method none"))
-            continue
-        if column.type in ("date", "timestamp") and chosen is None:
-            out.append(Evidence(metric="drift", column=column.name, reason=f"a {column.type} column"))
-            continue
-        numeric = column.type in ("integer", "number")
-        ref = _values(con, column, REFERENCE_VIEW, ref_types, as_number=numeric)
-        cur = _values(con, column, DATA_VIEW, data_types, as_number=numeric)
-        m, n = int(ref[1].sum()), int(cur[1].sum())
-        if m == 0 or n == 0:
-            side = "the reference" if m == 0 else "the data"
-            out.append(
-                Evidence(
-                    metric="drift",
-                    column=column.name,
-                    referenceCount=m,
-                    currentCount=n,
-                    reason=f"{side} has no value to test",
-                )
-            )
-            continue
-        categorical = not numeric or len(ref[0]) <= max_distinct
-        if chosen is None:
-            if categorical:
-                chosen = "chisquare" if m <= small else "jensenshannon"
-            else:
-                chosen = "ks" if m <= small else "wasserstein"
-        members: dict[str, Any] = {"metric": "drift", "column": column.name, "method": chosen}
-        if chosen in ("ks", "chisquare"):
-            result = stats.ks_counts(*ref, *cur) if chosen == "ks" else stats.chi_square_counts(*ref, *cur)
-            threshold = column.drift.threshold if column.drift and column.drift.threshold else p_threshold
-            members.update(statistic=result.statistic, pValue=result.p_value, drifted=result.p_value < threshold)
-        else:
-            if chosen == "wasserstein":
-                value = stats.wasserstein_normed_counts(*ref, *cur)
-            elif chosen == "jensenshannon":
-                value = stats.jensen_shannon_counts(*ref, *cur)
-            elif categorical:
-                value = stats.psi_categorical_counts(*ref, *cur)
-            else:
-                value = stats.psi_numerical_counts(*ref, *cur, bins=bins)
-            default = psi_threshold if chosen == "psi" else distance
-            threshold = column.drift.threshold if column.drift and column.drift.threshold else default
-            members["drifted"] = value >= threshold
-            if math.isinf(value):
-                members["reason"] = "the reference values are all equal and the data's are not"
-            else:
-                members["statistic"] = value
+    """One drift measurement per contract column, tested or with the reason it is not (TRUST-031 to TRUST-039).
+
+    The engine reads one column at a time here while worker threads sort and test the columns read before it
+    (numpy lets go of the GIL); at most one column per worker waits, so memory stays a few columns' worth.
+    """
+    settings = _DriftSettings.of(contract)
+    workers = os.cpu_count() or 1
+    out: list[Evidence | Future[Evidence]] = []
+    with ThreadPoolExecutor(workers) as pool:
+        for column in contract.columns:
+            chosen = column.drift.method if column.drift else None
+            if chosen == "none":
+                out.append(Evidence(metric="drift", column=column.name, reason="drift method none"))
+                continue
+            if column.type in ("date", "timestamp") and chosen is None:
+                out.append(Evidence(metric="drift", column=column.name, reason=f"a {column.type} column"))
+                continue
+            numeric = column.type in ("integer", "number")
+            ref = _values(con, column, REFERENCE_VIEW, ref_types, as_number=numeric)
+            cur = _values(con, column, DATA_VIEW, data_types, as_number=numeric)
+            pending = [f for f in out if isinstance(f, Future) and not f.done()]
+            if len(pending) >= workers:
+                wait(pending, return_when=FIRST_COMPLETED)
+            out.append(pool.submit(_drift_one, column, chosen, numeric, ref, cur, settings))
+        return [item.result() if isinstance(item, Future) else item for item in out]
+
+
+def _drift_one(
+    column: ContractColumn,
+    chosen: str | None,
+    numeric: bool,
+    ref_read: tuple[stats.Values, stats.Counts | None],
+    cur_read: tuple[stats.Values, stats.Counts | None],
+    settings: _DriftSettings,
+) -> Evidence:
+    """The drift measurement of one column from the values read of it."""
+    ref, cur = _distinct(*ref_read), _distinct(*cur_read)
+    m, n = int(ref[1].sum()), int(cur[1].sum())
+    if m == 0 or n == 0:
+        side = "the reference" if m == 0 else "the data"
+        return Evidence(
+            metric="drift", column=column.name, referenceCount=m, currentCount=n, reason=f"{side} has no value to test"
+        )
+    categorical = not numeric or len(ref[0]) <= settings.max_distinct
+    if chosen is None:
         if categorical:
-            psi = stats.psi_categorical_counts(*ref, *cur)
-            members["unseen"] = len(np.setdiff1d(cur[0], ref[0]))
+            chosen = "chisquare" if m <= settings.small else "jensenshannon"
         else:
-            psi = stats.psi_numerical_counts(*ref, *cur, bins=bins)
-        members.update(threshold=threshold, psi=psi, referenceCount=m, currentCount=n)
-        out.append(Evidence.model_validate(members))
-    return out
+            chosen = "ks" if m <= settings.small else "wasserstein"
+    members: dict[str, Any] = {"metric": "drift", "column": column.name, "method": chosen}
+    given = column.drift.threshold if column.drift and column.drift.threshold else None
+    if chosen in ("ks", "chisquare"):
+        result = stats.ks_counts(*ref, *cur) if chosen == "ks" else stats.chi_square_counts(*ref, *cur)
+        threshold = given or settings.p_value
+        members.update(statistic=result.statistic, pValue=result.p_value, drifted=result.p_value < threshold)
+    else:
+        if chosen == "wasserstein":
+            value = stats.wasserstein_normed_counts(*ref, *cur)
+        elif chosen == "jensenshannon":
+            value = stats.jensen_shannon_counts(*ref, *cur)
+        elif categorical:
+            value = stats.psi_categorical_counts(*ref, *cur)
+        else:
+            value = stats.psi_numerical_counts(*ref, *cur, bins=settings.bins)
+        threshold = given or (settings.psi if chosen == "psi" else settings.distance)
+        members["drifted"] = value >= threshold
+        if math.isinf(value):
+            members["reason"] = "the reference values are all equal and the data's are not"
+        else:
+            members["statistic"] = value
+    if categorical:
+        psi = stats.psi_categorical_counts(*ref, *cur)
+        members["unseen"] = len(np.setdiff1d(cur[0], ref[0]))
+    else:
+        psi = stats.psi_numerical_counts(*ref, *cur, bins=settings.bins)
+    members.update(threshold=threshold, psi=psi, referenceCount=m, currentCount=n)
+    return Evidence.model_validate(members)
 
 
 def infer_contract(data: DataSource) -> DataContract:

@@ -245,11 +245,14 @@ def values_sql(
     as_number: bool,
     sql_type: str | None = None,
     typed: bool = True,
+    grouped: bool = True,
 ) -> str:
     """The distinct conforming values of one column in ``table`` with their counts, as ``value, n`` rows.
 
     Values are numbers (``DOUBLE``, in ascending order) when ``as_number``, else text (Booleans as ``true`` and
-    ``false``). ``typed`` says whether ``sql_type`` is known; without it the column is read as text.
+    ``false``). ``typed`` says whether ``sql_type`` is known; without it the column is read as text. Without
+    ``grouped`` the rows are every conforming value, ``value`` alone, unordered: where nearly every value is
+    distinct, sorting them is cheaper than grouping them.
     """
     col = _Column(column, column_kind(sql_type) if typed else "text")
     if as_number:
@@ -258,7 +261,7 @@ def values_sql(
         value = f"lower({col.text})"
     else:
         value = col.text
-    return (
-        f"SELECT {value} AS value, count(*) AS n FROM {quote(table)} "  # noqa: S608 - identifiers and literals
-        f"WHERE NOT ({col.missing}) AND {col.conforms} GROUP BY 1" + (" ORDER BY 1" if as_number else "")
-    )
+    where = f"FROM {quote(table)} WHERE NOT ({col.missing}) AND {col.conforms}"
+    if not grouped:
+        return f"SELECT {value} AS value {where}"
+    return f"SELECT {value} AS value, count(*) AS n {where} GROUP BY 1" + (" ORDER BY 1" if as_number else "")
