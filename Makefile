@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    := out
 
-.PHONY: system-deps demo test lint typecheck speclint compat vectors-check docs docs-check pytest bench clean
+.PHONY: system-deps node-adapter demo test lint typecheck speclint compat vectors-check docs docs-check pytest bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,18 +84,26 @@ docs-check: $(STAMP)
 	$(BIN)/python tools/gen_docs.py --check
 	@tmp=$$(mktemp -d) && $(BIN)/mkdocs build --strict --quiet --site-dir $$tmp; rc=$$?; rm -rf $$tmp; exit $$rc
 
-pytest: $(STAMP) system-deps
+pytest: $(STAMP) system-deps node-adapter
 	$(BIN)/python -m pytest
 
-## system-deps: PostgreSQL (the collector's and the audit log's store), nats-server (the NATS transport) and Go
-## with golang.org/x/mod (the peer that checks audit checkpoints and proofs), used by the tests; where they cannot
-## be installed, their tests skip and say why
+## node-adapter: the ajv conformance adapter's pinned npm dependencies (idempotent); without them its tests skip
+node-adapter:
+	@conformance/adapters/node-ajv/install.sh || echo "the ajv adapter's npm packages cannot be installed: its tests will skip"
+
+## system-deps: PostgreSQL (the collector's and the audit log's store), nats-server (the NATS transport), Go
+## with golang.org/x/mod (the peer that checks audit checkpoints and proofs) and Node.js (the ajv conformance
+## adapter), used by the tests; where they cannot be installed, their tests skip and say why
 system-deps:
 	@{ ls /usr/lib/postgresql/*/bin/initdb && command -v nats-server && command -v go \
 		&& test -d /usr/share/gocode/src/golang.org/x/mod; } >/dev/null 2>&1 || { command -v apt-get >/dev/null \
 		&& [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends postgresql nats-server golang-go golang-golang-x-mod-dev >/dev/null; } \
 		|| echo "PostgreSQL, nats-server or Go cannot be installed: their tests will skip"
+	@{ command -v node && command -v npm; } >/dev/null 2>&1 || { command -v apt-get >/dev/null \
+		&& [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends nodejs npm >/dev/null; } \
+		|| echo "Node.js cannot be installed: the ajv adapter's tests will skip"
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

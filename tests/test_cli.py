@@ -539,7 +539,7 @@ def test_schemas_list_json() -> None:
     assert {r["id"] for r in rows} == {info.id for info in Registry.default()}
     assert {k: v for k, v in next(r for r in rows if r["id"] == REPORT).items() if k != "title"} == {
         "kind": "conformance-report",
-        "version": "1.0.0",
+        "version": "1.1.0",
         "id": REPORT,
     }
 

@@ -45,9 +45,9 @@ def test_every_schema_example_validates(path: Path) -> None:
 
 def test_schema_url_and_kind_of() -> None:
     url = schema_url("conformance-report")
-    assert url == f"{BASE_URI}conformance-report/1.0.0.json"
+    assert url == f"{BASE_URI}conformance-report/1.1.0.json"
     assert schema_url("common", "1.0.0") == f"{BASE_URI}common/1.0.0.json"
-    assert kind_of(url + "#/$defs/result") == ("conformance-report", "1.0.0")
+    assert kind_of(url + "#/$defs/result") == ("conformance-report", "1.1.0")
     with pytest.raises(SchemaError, match="not an aifabric schema URL"):
         kind_of("https://example.com/x.json")
 

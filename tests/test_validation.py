@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import ipaddress
+import re
 from functools import cache
 from typing import Any
 
@@ -90,6 +93,55 @@ def test_email_format_is_asserted() -> None:
     with pytest.raises(ValidationError) as caught:
         validate(actor, schema_url=f"{COMMON}#/$defs/actor")
     assert caught.value.problems[0].pointer == "/email"
+
+
+FOREIGN = "https://example.com/schemas/timestamps.json"
+
+
+@cache
+def _foreign_registry() -> Registry:
+    registry = Registry.default().copy()
+    registry.add(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": FOREIGN,
+            "$defs": {name: {"format": name} for name in ("date", "date-time", "time")},
+        }
+    )
+    return registry
+
+
+@pytest.mark.parametrize(
+    ("fmt", "value", "valid"),
+    [
+        ("date", "2-26-02-28", False),
+        ("date", "-026-02-28", False),
+        ("date", "202/-02-28", False),
+        ("date", "2024-02-29", True),
+        ("date", "2026-02-29", False),
+        ("date-time", "+026-11-23T08:00:00Z", False),
+        ("date-time", "20.6-11-23T08:00:00Z", False),
+        ("date-time", "2026-11-23T0.:00:00Z", False),
+        ("date-time", "2026-11-23T08:00:0-Z", False),
+        ("date-time", "2026-11-23t08:00:00.5z", True),
+        ("date-time", "2026-11-24T00:59:60+01:00", True),
+        ("date-time", "2026-11-23T08:59:60Z", False),
+        ("date-time", "2026-11-23 08:00:00Z", False),
+        ("time", "0.:00:00Z", False),
+        ("time", "23:59:60Z", True),
+        ("time", "08:00:00", False),
+    ],
+)
+def test_rfc3339_formats_need_digits_where_digits_belong(fmt: str, value: str, valid: bool) -> None:
+    """[CORE-082] A format without a masking pattern (a foreign schema) is checked by RFC 3339's grammar.
+
+    jsonschema-rs 0.60 takes a "-", "." or "+" for a digit in date, time and date-time; the ajv adapter of the
+    conformance suite found it, and the registry now hands jsonschema-rs aifabric's own RFC 3339 checks.
+    """
+    found = problems(value, schema_url=f"{FOREIGN}#/$defs/{fmt}", registry=_foreign_registry())
+    assert (found == []) is valid, found
+    if not valid:
+        assert [p.rule for p in found] == ["format"]
 
 
 def test_pointer_escapes_tilde_and_slash() -> None:
@@ -217,12 +269,38 @@ def _reference_registry() -> referencing.Registry[Any]:
     return referencing.Registry().with_resources(resources)
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+"
+_MAILBOX = re.compile(
+    rf'(?:{_ATOM}(?:\.{_ATOM})*|"(?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\[\x20-\x7e])*")'
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[(IPv6:)?([^\]]*)\])"
+)
+
+
+def _rfc5321_mailbox(value: object) -> bool:
+    """RFC 5321 section 4.1.2 ``Mailbox``, which JSON Schema's ``email`` names; ``jsonschema`` only looks for "@"."""
+    if not isinstance(value, str):
+        return True
+    match = _MAILBOX.fullmatch(value)
+    if match is None:
+        return False
+    if match[2] is None:
+        return True
+    try:
+        address = ipaddress.ip_address(match[2])
+    except ValueError:
+        return False
+    return address.version == (6 if match[1] else 4)
+
+
+@cache
+def _reference_formats() -> jsonschema.FormatChecker:
+    checker: jsonschema.FormatChecker = copy.deepcopy(jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    checker.checks("email")(_rfc5321_mailbox)
+    return checker
+
+
 def _reference_verdict(value: Any, url: str) -> bool:
-    validator = EcmaReference(
-        {"$ref": url},
-        registry=_reference_registry(),
-        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
-    )
+    validator = EcmaReference({"$ref": url}, registry=_reference_registry(), format_checker=_reference_formats())
     return bool(validator.is_valid(value))
 
 

@@ -61,6 +61,7 @@ __all__ = [
     "lint_text",
     "main",
     "referenced_ids",
+    "requirement_levels",
     "slugify",
 ]
 
@@ -304,6 +305,31 @@ def defined_ids(text: str) -> list[tuple[str, int]]:
     for block in _blocks(text):
         found.extend((m.group(1), block.line_at(m.start())) for m in _DEFINITION.finditer(block.text))
     return found
+
+
+def requirement_levels(text: str) -> dict[str, str]:
+    """The level of each requirement a Markdown text defines: ``MUST``, ``SHOULD`` or ``MAY``.
+
+    The level is the strongest key word of the sentence that ends with the ID: MUST, MUST NOT, SHALL, SHALL NOT
+    and REQUIRED are ``MUST``; SHOULD, SHOULD NOT, RECOMMENDED and NOT RECOMMENDED are ``SHOULD``; the rest ``MAY``.
+
+    Example:
+        >>> requirement_levels("It SHOULD be short, and it MUST be UTF-8 [X-001]. It MAY be empty [X-002].")
+        {'X-001': 'MUST', 'X-002': 'MAY'}
+    """
+    levels: dict[str, str] = {}
+    for block in _blocks(text):
+        for _, sentence in _sentences(block.text):
+            words = set(_UPPER.findall(sentence))
+            if words & {"MUST", "MUST NOT", "SHALL", "SHALL NOT", "REQUIRED"}:
+                level = "MUST"
+            elif words & {"SHOULD", "SHOULD NOT", "RECOMMENDED", "NOT RECOMMENDED"}:
+                level = "SHOULD"
+            else:
+                level = "MAY"
+            for match in _DEFINITION.finditer(sentence):
+                levels.setdefault(match.group(1), level)
+    return levels
 
 
 def referenced_ids(text: str) -> list[tuple[str, int]]:

@@ -8,7 +8,7 @@ Examples:
     >>> aifabric.canonicalize({"b": 2, "a": 1})
     b'{"a":1,"b":2}'
     >>> aifabric.schema_url("conformance-report")
-    'https://aifabric.dev/schemas/conformance-report/1.0.0.json'
+    'https://aifabric.dev/schemas/conformance-report/1.1.0.json'
 """
 
 from importlib import import_module

@@ -12,7 +12,7 @@ Examples:
     >>> message.headers["content-type"]
     'application/cloudevents+json'
     >>> envelope.from_http(message.headers, message.body)["schemaURL"]
-    'https://aifabric.dev/schemas/conformance-report/1.0.0.json'
+    'https://aifabric.dev/schemas/conformance-report/1.1.0.json'
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Examples:
     >>> from aifabric.schemas import Registry, schema_url
     >>> url = schema_url("conformance-report")
     >>> url
-    'https://aifabric.dev/schemas/conformance-report/1.0.0.json'
+    'https://aifabric.dev/schemas/conformance-report/1.1.0.json'
     >>> Registry.default().info(url).kind
     'conformance-report'
 """
@@ -26,6 +26,7 @@ import jsonschema_rs
 import orjson
 
 from aifabric._errors import SchemaError
+from aifabric._formats import FORMATS
 
 __all__ = ["ALIASES", "BASE_URI", "Registry", "SchemaInfo", "kind_of", "schema_url"]
 
@@ -210,6 +211,7 @@ class Registry:
                 registry=native,
                 retriever=_refuse,
                 validate_formats=True,
+                formats=FORMATS,  # RFC 3339 checks: jsonschema-rs takes a "-" or "." for a digit there
             )
         except SchemaError:
             raise

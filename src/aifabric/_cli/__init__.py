@@ -8,7 +8,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from aifabric._cli import _audit, _cards, _lineage, _serving, _serving_check, _signing, _tools, _trust
+from aifabric._cli import _audit, _cards, _certify, _lineage, _serving, _serving_check, _signing, _tools, _trust
 from aifabric._version import SPEC_VERSION, __version__
 
 __all__ = ["app", "main"]
@@ -325,6 +325,7 @@ _serving_check.register(app, fail=_fail, dump=_dump)
 _tools.register(app, fail=_fail, dump=_dump)
 _audit.register(app, fail=_fail, dump=_dump)
 _cards.register(app, fail=_fail, dump=_dump)
+_certify.register(app, fail=_fail, dump=_dump)
 _trust.register(app, fail=_fail, dump=_dump)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
 from datetime import datetime
@@ -10,6 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
 
 import typer
+
+from aifabric._cli._common import exiter, guard
+from aifabric._errors import DocumentError, VerificationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,25 +40,8 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
     audit_app = typer.Typer(help="Append to, sign, verify, prove and export audit logs.", no_args_is_help=True)
     app.add_typer(audit_app, name="audit")
 
-    def die(message: str, code: int) -> NoReturn:
-        fail(message, code)
-        raise typer.Exit(code)
-
-    def guarded(command: Callable[..., None]) -> Callable[..., None]:
-        """Errors become one line and an exit code: 1 for what does not verify or validate, 2 for the rest."""
-
-        @functools.wraps(command)
-        def run(*args: Any, **kwargs: Any) -> None:
-            from aifabric._errors import AifabricError, DocumentError, VerificationError
-
-            try:
-                command(*args, **kwargs)
-            except (VerificationError, DocumentError) as exc:
-                die(str(exc), 1)
-            except AifabricError as exc:
-                die(str(exc), 2)
-
-        return run
+    die = exiter(fail)
+    guarded = guard(die, invalid=(VerificationError, DocumentError))  # 1: does not verify or validate
 
     @audit_app.command("append")
     @guarded

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from aifabric._cli._common import exiter, guard
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,27 +56,8 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
     card_app = typer.Typer(help="Write, validate, render and check model cards.", no_args_is_help=True)
     app.add_typer(card_app, name="card")
 
-    def die(message: str, code: int) -> NoReturn:
-        fail(message, code)
-        raise typer.Exit(code)
-
-    def guarded(command: Callable[..., None]) -> Callable[..., None]:
-        @functools.wraps(command)
-        def run(*args: Any, **kwargs: Any) -> None:
-            from aifabric._errors import AifabricError, DocumentError, ValidationError
-
-            try:
-                command(*args, **kwargs)
-            except ValidationError as exc:
-                for problem in exc.problems:
-                    typer.echo(f"invalid {problem}", err=True)
-                die(f"{exc.source or 'input'}: not a valid model card", 1)
-            except DocumentError as exc:
-                die(str(exc), 1)
-            except (AifabricError, ImportError) as exc:  # ImportError: an optional dependency is missing
-                die(str(exc), 2)
-
-        return run
+    die = exiter(fail)
+    guarded = guard(die, what="model card", extra="aifabric[spdx]")
 
     def emit(text: str, output: Path | None) -> None:
         if output is None:

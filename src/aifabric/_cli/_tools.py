@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from aifabric._cli._common import exiter, guard
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,23 +22,8 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
     tools_app = typer.Typer(help="Check tool contracts; export and import MCP, OpenAI and OpenAPI tools.")
     app.add_typer(tools_app, name="tools")
 
-    def die(message: str, code: int) -> NoReturn:
-        fail(message, code)
-        raise typer.Exit(code)
-
-    def guarded(command: Callable[..., None]) -> Callable[..., None]:
-        @functools.wraps(command)
-        def run(*args: Any, **kwargs: Any) -> None:
-            from aifabric._errors import AifabricError, DocumentError
-
-            try:
-                command(*args, **kwargs)
-            except DocumentError as exc:
-                die(str(exc), 1)
-            except AifabricError as exc:
-                die(str(exc), 2)
-
-        return run
+    die = exiter(fail)
+    guarded = guard(die)
 
     @tools_app.command("check")
     @guarded

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from aifabric._cli._common import exiter, guard
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,27 +25,8 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
     trust_app = typer.Typer(help="Compute Data Trust Scores and drift tests (spec/trust-score.md).")
     app.add_typer(trust_app, name="trust")
 
-    def die(message: str, code: int) -> NoReturn:
-        fail(message, code)
-        raise typer.Exit(code)
-
-    def guarded(command: Callable[..., None]) -> Callable[..., None]:
-        @functools.wraps(command)
-        def run(*args: Any, **kwargs: Any) -> None:
-            from aifabric._errors import AifabricError, ValidationError
-
-            try:
-                command(*args, **kwargs)
-            except ModuleNotFoundError as exc:
-                die(f"aifabric trust needs {exc.name}: pip install 'aifabric[data]'", 2)
-            except ValidationError as exc:
-                for problem in exc.problems:
-                    typer.echo(f"invalid {problem}", err=True)
-                die(f"{exc.source or 'the contract'}: not a valid data contract", 2)
-            except AifabricError as exc:
-                die(str(exc), 2)
-
-        return run
+    die = exiter(fail)
+    guarded = guard(die, invalid=(), what="data contract", extra="aifabric[data]")
 
     def contract_from(path: Path) -> Any:
         from aifabric._errors import ValidationError

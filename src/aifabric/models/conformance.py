@@ -23,6 +23,8 @@ __all__ = [
     "ConformanceVectorFile",
     "Implementation",
     "Outcome",
+    "ProfileVerdict",
+    "RequirementVerdict",
     "Result",
     "Suite",
     "Summary",
@@ -32,7 +34,8 @@ __all__ = [
 Outcome = Literal["passed", "failed", "skipped", "error"]
 _PEM: Final = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
 _BASE64: Final = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
-_REPORT: Final = "https://aifabric.dev/schemas/conformance-report/1.0.0.json"
+_REPORT_1_0: Final = "https://aifabric.dev/schemas/conformance-report/1.0.0.json"
+_REPORT: Final = "https://aifabric.dev/schemas/conformance-report/1.1.0.json"
 _VECTOR: Final = "https://aifabric.dev/schemas/conformance-vector/1.3.0.json"
 _SINCE: Final = {"verify": 1, "lifecycle": 2, "checkpoint": 3, "proof": 3}
 """The first minor version of conformance-vector 1.x that defines each operation added after 1.0.0."""
@@ -164,6 +167,7 @@ class Suite(_Model):
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
     selection: list[str] | None = None
+    digest: DigestSet | None = None
 
 
 class Implementation(_Model):
@@ -224,14 +228,31 @@ class Summary(_Model):
         )
 
 
+class RequirementVerdict(_Model):
+    """A requirement of a profile: its level (MUST, SHOULD, MAY) and its verdict in one run."""
+
+    level: Literal["MUST", "SHOULD", "MAY"]
+    verdict: Literal["passed", "failed", "skipped", "not-applicable"]
+
+
+class ProfileVerdict(_Model):
+    """A conformance profile checked by a run, with its verdict (conformance-report 1.1.0)."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    title: str | None = None
+    verdict: Literal["passed", "failed"]
+    requirements: dict[RequirementId, RequirementVerdict]
+
+
 class ConformanceReport(Document):
-    """What one run of the suite proved about one implementation."""
+    """What one run of the suite proved about one implementation (conformance-report 1.0.0 or 1.1.0)."""
 
     SCHEMA_URL: ClassVar[str] = _REPORT
 
-    schema_url: Literal["https://aifabric.dev/schemas/conformance-report/1.0.0.json"] = Field(
-        default=_REPORT, alias="schemaURL"
-    )
+    schema_url: Literal[
+        "https://aifabric.dev/schemas/conformance-report/1.0.0.json",
+        "https://aifabric.dev/schemas/conformance-report/1.1.0.json",
+    ] = Field(default=_REPORT, alias="schemaURL")
     report_id: UUIDv7 = Field(alias="reportId")
     created_at: Timestamp = Field(alias="createdAt")
     spec_version: str = Field(alias="specVersion")
@@ -240,4 +261,14 @@ class ConformanceReport(Document):
     environment: dict[str, str] | None = None
     results: list[Result]
     summary: Summary
+    target: str | None = Field(default=None, min_length=1)
+    profiles: list[ProfileVerdict] | None = None
     signatures: list[dict[str, Any]] | None = None
+
+    @model_validator(mode="after")
+    def _members_fit_the_version(self) -> ConformanceReport:
+        if self.schema_url == _REPORT_1_0 and (
+            self.profiles is not None or self.target is not None or self.suite.digest is not None
+        ):
+            raise ValueError("profiles, target and suite.digest need conformance-report 1.1.0")
+        return self

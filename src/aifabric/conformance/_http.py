@@ -1,0 +1,175 @@
+"""HTTP checks of the conformance suite: a lineage collector (CONF-040) and a model endpoint (CONF-041)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from aifabric._errors import AifabricError
+from aifabric._ids import uuid7
+from aifabric.canonical import digest
+from aifabric.models.conformance import Result
+
+__all__ = ["lineage_checks", "serving_checks"]
+
+_LINEAGE_EVENT: Final = "https://aifabric.dev/schemas/lineage-event/"
+_TIMEOUT: Final = 30.0
+_EXAMPLE_CONTRACT: Final = Path(__file__).resolve().parents[3] / "examples" / "serving-contract.yaml"
+
+
+@contextmanager
+def _collector(url: str | None) -> Iterator[str]:
+    if url is not None:
+        yield url
+        return
+    from aifabric.lineage.collector import start
+
+    with tempfile.TemporaryDirectory(prefix="aifabric-certify-") as tmp, start(Path(tmp) / "lineage.db") as server:
+        yield server.url
+
+
+def _post(url: str, event: Any) -> tuple[int, str]:
+    body = json.dumps(event, ensure_ascii=True).encode("ascii")
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:  # noqa: S310 - the user's URL
+            return response.status, response.read(2000).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(2000).decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:
+        return 0, f"no answer: {getattr(exc, 'reason', exc)}"
+
+
+def _read_back(base: str) -> list[Any]:
+    events: list[Any] = []
+    since = 0
+    while True:
+        with urllib.request.urlopen(f"{base}/api/v1/events?since={since}&limit=1000", timeout=_TIMEOUT) as r:  # noqa: S310
+            page = json.load(r)
+        batch = page.get("events", [])
+        events.extend(item.get("event") for item in batch if isinstance(item, dict))
+        if not batch or page.get("next", since) == since:
+            return events
+        since = page["next"]
+
+
+def _opening(event: dict[str, Any]) -> dict[str, Any]:
+    """The START event of the run an event belongs to, at the same time."""
+    keep = ("eventTime", "producer", "schemaURL", "job")
+    return {
+        **{k: event[k] for k in keep if k in event},
+        "eventType": "START",
+        "run": {"runId": event["run"]["runId"]},
+        "inputs": [],
+        "outputs": [],
+    }
+
+
+def lineage_checks(url: str | None, vectors: Path, emit: Callable[[Result], None]) -> None:
+    """Post the lineage-event vector cases to a collector (the reference one when ``url`` is None), read back."""
+    from aifabric.conformance._vectors import VectorFileError, load_vector_file
+
+    with _collector(url) as base:
+        sent: list[tuple[str, Any]] = []
+        for path in sorted((vectors / "lineage").glob("*.json")):
+            try:
+                vector = load_vector_file(path)
+            except VectorFileError:
+                continue
+            if not (vector.schema_ or "").startswith(_LINEAGE_EVENT):
+                continue
+            for n, case in enumerate(vector.cases):
+                event = case.data
+                if case.valid and isinstance(event, dict) and isinstance(event.get("run"), dict):
+                    event = {**event, "run": {**event["run"], "runId": uuid7()}}  # runs of different cases stay apart
+                    if event.get("eventType", "START") != "START":
+                        opening = _opening(event)  # a run starts before anything else happens to it (LIN-020)
+                        if 200 <= _post(base + "/api/v1/lineage", opening)[0] < 300:
+                            sent.append((f"lineage/{path.name}#{n} (its START)", opening))
+                started = time.perf_counter()
+                status, body = _post(base + "/api/v1/lineage", event)
+                accepted = 200 <= status < 300
+                ok = accepted == case.valid and (accepted or 400 <= status < 500)
+                if accepted:
+                    sent.append((f"lineage/{path.name}#{n}", event))
+                emit(
+                    Result(
+                        id=f"lineage-collector/{path.name}#{n}",
+                        description=case.description,
+                        requirements=sorted({*vector.spec, *(case.spec or []), "CONF-040"}),
+                        outcome="passed" if ok else "failed",
+                        durationMs=round((time.perf_counter() - started) * 1000, 3),
+                        message=None if ok else f"expected {'2xx' if case.valid else '4xx'}, got HTTP {status}",
+                        evidence={
+                            "check": "lineage-collector",
+                            "expected": "accept" if case.valid else "reject",
+                            "observed": f"HTTP {status}",
+                            "response": body[:500],
+                        },
+                    )
+                )
+        try:
+            stored = {digest(e)["sha256"] for e in _read_back(base)}
+            problem = None
+        except (OSError, ValueError, AifabricError, urllib.error.URLError) as exc:
+            stored, problem = set(), f"cannot read the events back: {exc}"
+        missing = [name for name, event in sent if digest(event)["sha256"] not in stored]
+        emit(
+            Result(
+                id="lineage-collector/read-back",
+                description="every accepted event is read back, unchanged",
+                requirements=["CONF-040"],
+                outcome="passed" if not missing and problem is None else "failed",
+                message=problem or (f"{len(missing)} accepted events lost or altered" if missing else None),
+                evidence={"check": "lineage-collector", "sent": len(sent), "missing": missing[:50]},
+            )
+        )
+
+
+def serving_checks(url: str | None, contract: Path | None, emit: Callable[[Result], None]) -> None:
+    """Run the serving harness against an endpoint (the reference model server when ``url`` is None)."""
+    from aifabric._web import run
+    from aifabric.serving.contract import load_contract
+    from aifabric.serving.harness import certify, load_evaluation
+
+    path = contract or _EXAMPLE_CONTRACT
+    try:
+        doc = load_contract(path)
+        evaluation = load_evaluation(doc, path.resolve().parent)
+    except (AifabricError, OSError) as exc:
+        emit(
+            Result(
+                id="serving-harness/contract",
+                requirements=["CONF-041"],
+                outcome="error",
+                message=f"{path}: cannot load the serving contract: {exc}",
+                evidence={"check": "serving-harness"},
+            )
+        )
+        return
+    if url is None:
+        from aifabric.serving.server import start
+
+        with start() as server:
+            server.wait_ready()
+            done = run(certify(doc, server.url, evaluation=evaluation, telemetry="auto"))
+    else:
+        done = run(certify(doc, url, evaluation=evaluation, telemetry="auto"))
+    for check in done.report["checks"]:
+        outcome = {"passed": "passed", "failed": "failed", "skipped": "skipped"}.get(check["outcome"], "error")
+        emit(
+            Result(
+                id=f"serving-harness/{check['id']}",
+                requirements=sorted({*check["requirements"], "CONF-041"}) if check["requirements"] else ["CONF-041"],
+                outcome=outcome,  # type: ignore[arg-type]
+                message=check.get("message") or f"the check {check['outcome']}",
+                evidence={"check": "serving-harness", "measurements": check.get("measurements", [])},
+            )
+        )

@@ -1,0 +1,106 @@
+r"""The adapter for aifabric itself: ``python -m aifabric.conformance.adapter`` answers the suite with this SDK.
+
+It reads requests from standard input and writes one answer per line to standard output, as the adapter
+protocol (spec/conformance.md) asks; every operation of the vectors is answered by aifabric's own code.
+
+Examples:
+    >>> import json
+    >>> answer = handle({"seq": 1, "cmd": "run", "operation": "canonicalize", "case": {"data": {"b": 1, "a": 2}}})
+    >>> json.dumps(answer)
+    '{"seq": 1, "result": {"valid": true, "output": "{\\"a\\":2,\\"b\\":1}"}}'
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Final, TextIO
+
+from aifabric import __version__
+
+__all__ = ["OPERATIONS", "handle", "main"]
+
+OPERATIONS: Final = ("validate", "canonicalize", "envelope", "verify", "lifecycle", "checkpoint", "proof")
+"""The operations this adapter implements."""
+
+
+def handle(request: Any) -> dict[str, Any]:
+    """The answer to one request (a parsed line); never raises."""
+    seq = request.get("seq") if isinstance(request, dict) else None
+    if type(seq) is not int:
+        return {"seq": 0, "errored": {"message": "a request needs an integer seq"}}
+    cmd = request.get("cmd")
+    if cmd == "start":
+        return {
+            "seq": seq,
+            "ready": request.get("version") == 1,
+            "version": 1,
+            "implementation": {
+                "name": "aifabric-python",
+                "version": __version__,
+                "language": "python",
+                "homepage": "https://github.com/aifabric/aifabric",
+            },
+            "operations": list(OPERATIONS),
+        }
+    if cmd == "stop":
+        return {"seq": seq, "stopped": True}
+    if cmd != "run":
+        return {"seq": seq, "errored": {"message": f"unknown cmd {cmd!r}"}}
+    try:
+        return {"seq": seq, **_run(request.get("operation"), request.get("case"))}
+    except Exception as exc:  # noqa: BLE001 - the protocol's errored answer is exactly for this
+        return {"seq": seq, "errored": {"message": f"{type(exc).__name__}: {exc}"}}
+
+
+def _run(operation: Any, case: Any) -> dict[str, Any]:
+    from aifabric._errors import CanonicalizationError
+    from aifabric.canonical import canonicalize
+    from aifabric.conformance._vectors import _OPERATIONS, _Skip
+    from aifabric.models.conformance import ConformanceVectorFile
+
+    if operation not in OPERATIONS or not isinstance(case, dict):
+        return {"skipped": {"reason": f"operation {operation!r} is not implemented by aifabric-python"}}
+    if operation == "canonicalize":
+        try:
+            return {"result": {"valid": True, "output": canonicalize(case.get("data")).decode("utf-8")}}
+        except CanonicalizationError as exc:
+            return {"result": {"valid": False, "message": str(exc)}}
+    members = {k: v for k, v in case.items() if k != "data"}
+    vector = ConformanceVectorFile.model_validate(
+        {
+            **members,
+            "description": "one case from the adapter protocol",
+            "spec": ["CORE-040"],
+            "operation": operation,
+            "cases": [{"description": "the case", "data": case.get("data"), "valid": True}],
+        }
+    )
+    try:
+        accepted, observed = _OPERATIONS[operation](vector, vector.cases[0])
+    except _Skip as skip:
+        return {"skipped": {"reason": str(skip)}}
+    return {"result": {"valid": accepted, "message": observed}}
+
+
+def main(stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """Serve requests until ``stop`` or the end of input; the exit status."""
+    source, sink = stdin or sys.stdin, stdout or sys.stdout
+    for line in source:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+        except ValueError as exc:
+            answer: dict[str, Any] = {"seq": 0, "errored": {"message": f"not JSON: {exc}"}}
+        else:
+            answer = handle(request)
+        sink.write(json.dumps(answer, ensure_ascii=True) + "\n")
+        sink.flush()
+        if isinstance(request, dict) and request.get("cmd") == "stop":
+            return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
