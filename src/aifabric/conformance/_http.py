@@ -17,10 +17,13 @@ from aifabric._ids import uuid7
 from aifabric.canonical import digest
 from aifabric.models.conformance import Result
 
-__all__ = ["lineage_checks", "serving_checks"]
+__all__ = ["VOLUME", "lineage_checks", "serving_checks"]
 
 _LINEAGE_EVENT: Final = "https://aifabric.dev/schemas/lineage-event/"
 _TIMEOUT: Final = 30.0
+VOLUME: Final = 1000
+"""How many generated events the lineage-consumer checks post, besides the vector cases (CONF-040)."""
+_BATCH: Final = 100
 _EXAMPLE_CONTRACT: Final = Path(__file__).resolve().parents[3] / "examples" / "serving-contract.yaml"
 
 
@@ -58,6 +61,34 @@ def _read_back(base: str) -> list[Any]:
         if not batch or page.get("next", since) == since:
             return events
         since = page["next"]
+
+
+def _volume(base: str, sent: list[tuple[str, Any]], emit: Callable[[Result], None]) -> list[tuple[str, Any]]:
+    """Post ``VOLUME`` START events in batches, so that a collector losing one in many is caught on reading back."""
+    opening = next((event for _, event in sent if event.get("eventType") == "START"), None)
+    if opening is None:
+        return []
+    events = [{**opening, "run": {**opening["run"], "runId": uuid7()}} for _ in range(VOLUME)]
+    accepted: list[tuple[str, Any]] = []
+    refused: list[str] = []
+    for start in range(0, VOLUME, _BATCH):
+        batch = events[start : start + _BATCH]
+        status, body = _post(base + "/api/v1/lineage", batch)
+        if 200 <= status < 300:
+            accepted.extend((f"lineage-collector/volume#{start + i}", e) for i, e in enumerate(batch))
+        else:
+            refused.append(f"events {start}-{start + len(batch) - 1}: HTTP {status} {body[:200]}")
+    emit(
+        Result(
+            id="lineage-collector/volume",
+            description=f"{VOLUME} valid events posted in batches of {_BATCH} are all accepted",
+            requirements=["CONF-040"],
+            outcome="failed" if refused else "passed",
+            message="; ".join(refused[:3]) or None,
+            evidence={"check": "lineage-collector", "posted": VOLUME, "refused": refused[:10]},
+        )
+    )
+    return accepted
 
 
 def _opening(event: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +146,7 @@ def lineage_checks(url: str | None, vectors: Path, emit: Callable[[Result], None
                         },
                     )
                 )
+        sent.extend(_volume(base, sent, emit))
         try:
             stored = {digest(e)["sha256"] for e in _read_back(base)}
             problem = None
