@@ -72,7 +72,8 @@ def wrk(url: str, seconds: int) -> float | None:
 
 def attempt(url: str, rate: float, seconds: float, workers: int) -> LoadResult:
     """One open-loop run of ``rate`` per second."""
-    return run(run_open_loop(url, Request("GET", "/"), rate=rate, duration=seconds, workers=workers, seed=1))
+    request = Request("GET", "/")  # a second of warm-up first: the connections are open when the measured run starts
+    return run(run_open_loop(url, request, rate=rate, duration=seconds, warmup=1.0, workers=workers, seed=1))
 
 
 def sustained(url: str, seconds: float, workers: int) -> tuple[float, LoadResult | None]:
