@@ -212,3 +212,22 @@ def test_a_command_target_cannot_run_an_http_profile() -> None:
     """CONF-041: the Serving Endpoint and Lineage Consumer profiles need a URL (or the reference)."""
     with pytest.raises(CertifyError, match="needs a URL target"):
         certify([sys.executable, "-c", "pass"], ["serving-endpoint"])
+
+
+def test_the_reference_contract_is_lighter_but_asks_for_every_check() -> None:
+    """CONF-041: a reference run offers less overload, and runs every check the example contract asks for with its
+    own targets."""
+    from aifabric.conformance._http import reference_contract
+    from aifabric.serving.contract import load_contract
+
+    example = load_contract(ROOT / "examples" / "serving-contract.yaml")
+    light = reference_contract(example)
+    sections = ("latency", "throughput", "error_budget", "accuracy", "overload", "warmup", "caching", "gpu")
+    assert [getattr(light, s) is not None for s in sections] == [getattr(example, s) is not None for s in sections]
+    assert example.overload is not None and light.overload is not None
+    offered = light.overload.capacity_rps * light.overload.factor
+    assert offered < example.overload.capacity_rps * example.overload.factor
+    assert light.overload.max_response_ms == example.overload.max_response_ms
+    assert light.latency == example.latency
+    assert light.load == example.load and light.validity == example.validity
+    assert type(light).model_validate(light.to_json()) == light

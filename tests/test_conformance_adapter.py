@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from aifabric.conformance.certify import certify, reference_command
 from aifabric.validation import validate
 
 ADAPTER = "https://aifabric.dev/schemas/conformance-adapter/1.0.0.json"
+ROOT = Path(__file__).resolve().parent.parent
 
 FAKE = r"""
 import json, os, sys, time
@@ -114,6 +116,27 @@ def test_reference_adapter_answers_the_protocol() -> None:
     for request in ({"seq": 0, "cmd": "start", "version": 1}, {"seq": 4, "cmd": "stop"}):
         validate(request, schema_url=ADAPTER)
         validate(handle(request), schema_url=ADAPTER)
+
+
+def test_reference_adapter_resolves_schemas_from_the_folder_it_is_given(tmp_path: Path) -> None:
+    """CONF-028: with AIFABRIC_SCHEMAS_DIR set, the adapter validates with that folder's schemas, not its own."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(ROOT / "schemas", schemas)
+    common = schemas / "common" / "1.0.0.json"
+    doc = json.loads(common.read_bytes())
+    for keyword in ("format", "pattern"):  # the changed folder takes a timestamp without an offset
+        del doc["$defs"]["timestamp"][keyword]
+    common.write_text(json.dumps(doc), "utf-8")
+    case = {"schema": "https://aifabric.dev/schemas/common/1.0.0.json#/$defs/timestamp", "data": "2026-11-23T08:15:42"}
+    verdicts = {}
+    for folder in (ROOT / "schemas", schemas):
+        with Adapter(reference_command(), env={"AIFABRIC_SCHEMAS_DIR": str(folder)}) as adapter:
+            verdicts[folder] = adapter.run("validate", case).valid
+    assert verdicts == {ROOT / "schemas": False, schemas: True}
+    with Adapter(reference_command(), env={"AIFABRIC_SCHEMAS_DIR": str(tmp_path / "empty")}) as adapter:
+        answer = adapter.run("validate", case)
+    assert answer.kind == "errored"
+    assert answer.message is not None and "holds no <kind>/<X.Y.Z>.json schema" in answer.message
 
 
 def test_case_request_never_carries_the_verdict() -> None:

@@ -1,8 +1,10 @@
 """Generate the docs pages that come from spec/ and schemas/, and the part of the nav that lists them.
 
 Writes ``docs/spec/`` (a copy of every ``spec/*.md`` plus an index), ``docs/reference/schemas/`` (an index and
-one page per ``schemas/<kind>/<version>.json``) and the nav between the ``BEGIN generated``/``END generated``
-markers of ``mkdocs.yml``. Output is byte-stable: sorted, no timestamps. Standard library only.
+one page per ``schemas/<kind>/<version>.json``), the traceability matrix ``docs/reference/traceability.md``
+(tools/gen_traceability.py, which runs the vectors against aifabric, so it needs the package installed) and the
+nav between the ``BEGIN generated``/``END generated`` markers of ``mkdocs.yml``. Output is byte-stable: sorted,
+no timestamps.
 
 Usage:
     python tools/gen_docs.py            # write what changed; delete generated pages whose source is gone
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from _generated import sync
+from gen_traceability import generate as traceability
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 REPO_BLOB: Final = "https://github.com/aifabric/aifabric/blob/main/"
@@ -604,7 +607,7 @@ def generate(root: Path) -> dict[str, str]:
     files = _schema_files(root)
     schema_pages = {f.source: f.page for f in files}
     spec, chapters = _spec_pages(root, schema_pages)
-    out = {**spec, **_schema_pages(files)}
+    out = {**spec, **_schema_pages(files), **traceability(root)}
     config = (root / MKDOCS_YML).read_text(encoding="utf-8")
     config = _with_nav(config, "spec", [f"- {_yaml_key(c.title)}: spec/{c.target}" for c in chapters])
     config = _with_nav(

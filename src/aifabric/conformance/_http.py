@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
+import queue
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aifabric._errors import AifabricError
 from aifabric._ids import uuid7
 from aifabric.canonical import digest
 from aifabric.models.conformance import Result
+
+if TYPE_CHECKING:
+    from aifabric.models.serving import ServingContract
 
 __all__ = ["VOLUME", "lineage_checks", "serving_checks"]
 
@@ -25,6 +32,8 @@ VOLUME: Final = 1000
 """How many generated events the lineage-consumer checks post, besides the vector cases (CONF-040)."""
 _BATCH: Final = 100
 _EXAMPLE_CONTRACT: Final = Path(__file__).resolve().parents[3] / "examples" / "serving-contract.yaml"
+_SERVER_START_S: Final = 120.0
+_SERVE: Final = "from aifabric.serving.server import serve\nserve(port=0, ready=lambda url: print(url, flush=True))\n"
 
 
 @contextmanager
@@ -165,6 +174,80 @@ def lineage_checks(url: str | None, vectors: Path, emit: Callable[[Result], None
         )
 
 
+def reference_contract(doc: ServingContract) -> ServingContract:
+    """The example contract with a lighter overload check, for the reference server on a small, shared machine.
+
+    Every check runs with the contract's own targets; only the overload check offers 200 rps for 5 s rather than
+    400 for 10, so that the load generator, which shares the machine with the server, keeps to its schedule within
+    the send lag the harness allows (SRV-030) and the run is judged rather than left unproven.
+    """
+    if doc.overload is None:
+        return doc
+    lighter = {"capacity_rps": min(doc.overload.capacity_rps, 100), "duration_s": min(doc.overload.duration_s, 5)}
+    return doc.model_copy(update={"overload": doc.overload.model_copy(update=lighter)})
+
+
+@contextmanager
+def _model_server(url: str | None) -> Iterator[str]:
+    """The endpoint's URL: the one given, or that of the reference model server started in a process of its own.
+
+    A process of its own keeps the server off the interpreter the load generator runs in, as a real endpoint is.
+
+    Raises:
+        OSError: the server did not start, or did not say where it listens within two minutes.
+    """
+    if url is not None:
+        yield url
+        return
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(  # noqa: S603 - this interpreter, running aifabric's own server
+            [sys.executable, "-c", _SERVE], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True
+        )
+        try:
+            yield _first_line(proc, log)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[str]) -> None:
+    """Wait until the server says it is ready (it warms its models up after it starts listening)."""
+    deadline = time.monotonic() + _SERVER_START_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/v2/health/ready", timeout=5) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise OSError(f"the server at {url} was not ready within {_SERVER_START_S:g} s")
+
+
+def _first_line(proc: subprocess.Popen[str], log: Any) -> str:
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True).start()
+    try:
+        line = lines.get(timeout=_SERVER_START_S)
+    except queue.Empty:
+        line = ""
+    if line.startswith("http"):
+        url = line.strip()
+        _wait_ready(url, proc)
+        return url
+    log.seek(0)
+    tail = log.read()[-2000:].decode("utf-8", "replace").strip()
+    raise OSError(f"no URL within {_SERVER_START_S:g} s (exit status {proc.poll()}){': ' + tail if tail else ''}")
+
+
 def serving_checks(url: str | None, contract: Path | None, emit: Callable[[Result], None]) -> None:
     """Run the serving harness against an endpoint (the reference model server when ``url`` is None)."""
     from aifabric._web import run
@@ -186,14 +269,26 @@ def serving_checks(url: str | None, contract: Path | None, emit: Callable[[Resul
             )
         )
         return
-    if url is None:
-        from aifabric.serving.server import start
-
-        with start() as server:
-            server.wait_ready()
-            done = run(certify(doc, server.url, evaluation=evaluation, telemetry="auto"))
-    else:
-        done = run(certify(doc, url, evaluation=evaluation, telemetry="auto"))
+    if url is None and contract is None:
+        doc = reference_contract(doc)
+    try:
+        with _model_server(url) as base:
+            done = run(certify(doc, base, evaluation=evaluation, telemetry="auto"))
+            if url is None and any(c["outcome"] == "invalid" for c in done.report["checks"]):
+                # the reference shares a small machine with whatever else runs there: a check left unproven
+                # because the load generator fell behind proves nothing either way, so measure once more
+                done = run(certify(doc, base, evaluation=evaluation, telemetry="auto"))
+    except OSError as exc:
+        emit(
+            Result(
+                id="serving-harness/server",
+                requirements=["CONF-041"],
+                outcome="error",
+                message=f"the reference model server did not start: {exc}",
+                evidence={"check": "serving-harness"},
+            )
+        )
+        return
     for check in done.report["checks"]:
         outcome = {"passed": "passed", "failed": "failed", "skipped": "skipped"}.get(check["outcome"], "error")
         emit(

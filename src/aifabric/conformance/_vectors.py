@@ -39,6 +39,7 @@ from aifabric.models.conformance import (
     Summary,
     VectorCase,
 )
+from aifabric.schemas import Registry
 from aifabric.validation import validate
 
 __all__ = ["VectorFileError", "default_vectors_dir", "load_vector_file", "run_vectors"]
@@ -128,7 +129,7 @@ def _run_case(vector: ConformanceVectorFile, case: VectorCase, case_id: str) -> 
     started = time.perf_counter()
     outcome: Outcome
     try:
-        accepted, observed = _OPERATIONS[vector.operation](vector, case)
+        accepted, observed = _OPERATIONS[vector.operation](vector, case, None)
         passed = accepted == case.valid
         outcome = "passed" if passed else "failed"
         message = None if passed else f"expected {'accept' if case.valid else 'reject'}, got {observed}"
@@ -147,15 +148,15 @@ def _run_case(vector: ConformanceVectorFile, case: VectorCase, case_id: str) -> 
     )
 
 
-def _validate(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+def _validate(vector: ConformanceVectorFile, case: VectorCase, registry: Registry | None) -> tuple[bool, str]:
     try:
-        validate(case.data, schema_url=vector.schema_)
+        validate(case.data, schema_url=vector.schema_, registry=registry)
     except AifabricError as exc:
         return False, f"rejected: {exc}"
     return True, "accepted"
 
 
-def _canonicalize(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+def _canonicalize(vector: ConformanceVectorFile, case: VectorCase, registry: Registry | None) -> tuple[bool, str]:
     try:
         out = canonicalize(case.data).decode("utf-8")
     except CanonicalizationError as exc:
@@ -165,7 +166,7 @@ def _canonicalize(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool
     return True, f"produced {out!r}"
 
 
-def _envelope(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+def _envelope(vector: ConformanceVectorFile, case: VectorCase, registry: Registry | None) -> tuple[bool, str]:
     from aifabric import envelope
 
     try:
@@ -177,8 +178,9 @@ def _envelope(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, st
 
     doc = case.data
     try:
-        structured, binary = envelope.to_structured(doc), envelope.to_binary(doc)
-        batch = envelope.to_batch([doc, doc])
+        structured = envelope.to_structured(doc, registry=registry)
+        binary = envelope.to_binary(doc, registry=registry)
+        batch = envelope.to_batch([doc, doc], registry=registry)
         attributes = [
             orjson.loads(structured.body),
             {k.removeprefix("ce-"): v for k, v in binary.headers.items() if k.startswith("ce-")}
@@ -186,25 +188,25 @@ def _envelope(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, st
             *orjson.loads(batch.body),
         ]
         for attrs in attributes:
-            wrong = _wrong_attributes(attrs, doc)
+            wrong = _wrong_attributes(attrs, doc, registry)
             if wrong:
                 return False, f"attribute {wrong} does not follow the binding"
         for message in (structured, binary):
-            if envelope.from_http(message.headers, message.body) != doc:
+            if envelope.from_http(message.headers, message.body, registry=registry) != doc:
                 return False, "the document changed on its way through a CloudEvent"
-        if envelope.from_batch(batch.headers, batch.body) != [doc, doc]:
+        if envelope.from_batch(batch.headers, batch.body, registry=registry) != [doc, doc]:
             return False, "the document changed on its way through a batch"
     except EnvelopeError as exc:
         return False, f"rejected: {exc}"
     return True, "round-tripped in structured, binary and batch mode with the binding's attributes"
 
 
-def _wrong_attributes(attrs: dict[str, Any], doc: dict[str, Any]) -> str | None:
+def _wrong_attributes(attrs: dict[str, Any], doc: dict[str, Any], registry: Registry | None) -> str | None:
     """The first attribute that breaks CORE-070 to CORE-074, or None."""
     from aifabric.envelope import event_type
 
     expected = {
-        "type": event_type(doc["schemaURL"]),
+        "type": event_type(doc["schemaURL"], registry=registry),
         "dataschema": doc["schemaURL"],
         "source": doc["producer"],
         "id": "sha256:" + digest(doc)["sha256"],
@@ -213,7 +215,7 @@ def _wrong_attributes(attrs: dict[str, Any], doc: dict[str, Any]) -> str | None:
     return next((name for name, value in expected.items() if attrs.get(name) != value), None)
 
 
-def _verify(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+def _verify(vector: ConformanceVectorFile, case: VectorCase, registry: Registry | None) -> tuple[bool, str]:
     """Verify a signed document (detached, or embedded when ``bundle`` is null) or a model written to disk."""
     try:
         from aifabric.signing.documents import verify_document
@@ -248,7 +250,7 @@ def _verify(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]
         raise _Skip(f"this case needs a module that is not installed: {exc.name}") from None
 
 
-def _lifecycle(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+def _lifecycle(vector: ConformanceVectorFile, case: VectorCase, registry: Registry | None) -> tuple[bool, str]:
     """Check a sequence of lineage events against the run lifecycle rules (a finished run unless told otherwise)."""
     from aifabric.lineage._profile import lifecycle_problems
 
@@ -266,7 +268,7 @@ def _note_verifiers(keys: list[str]) -> tuple[list[NoteVerifier], str | None]:
         return [], f"rejected: {type(exc).__name__}: {exc}"
 
 
-def _checkpoint(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+def _checkpoint(vector: ConformanceVectorFile, case: VectorCase, registry: Registry | None) -> tuple[bool, str]:
     """Open a signed checkpoint with the case's verifier keys, checking its origin where the case names one."""
     verifiers, refused = _note_verifiers(case.data["verifierKeys"])
     if refused is not None:
@@ -278,12 +280,14 @@ def _checkpoint(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, 
     return True, f"opened: {head.origin}, size {head.size}"
 
 
-def _proof(vector: ConformanceVectorFile, case: VectorCase) -> tuple[bool, str]:
+def _proof(vector: ConformanceVectorFile, case: VectorCase, registry: Registry | None) -> tuple[bool, str]:
     """Verify an audit-proof document with nothing but the case's verifier keys."""
     verifiers, refused = _note_verifiers(case.data["verifierKeys"])
     if refused is not None:
         return False, refused
     try:
+        if registry is not None:  # the folder the harness named decides first (CONF-028)
+            validate(case.data["proof"], schema_url=_PROOF_SCHEMA, registry=registry)
         head = verify_proof(case.data["proof"], verifiers)
     except (ValidationError, VerificationError) as exc:
         return False, f"rejected: {type(exc).__name__}: {exc}"
@@ -296,7 +300,9 @@ def _base64(text: str) -> bytes:
     return base64.b64decode(normal + "=" * (-len(normal) % 4), validate=True)
 
 
-_OPERATIONS: dict[str, Callable[[ConformanceVectorFile, VectorCase], tuple[bool, str]]] = {
+_PROOF_SCHEMA = "https://aifabric.dev/schemas/audit-proof/1.0.0.json"
+
+_OPERATIONS: dict[str, Callable[[ConformanceVectorFile, VectorCase, Registry | None], tuple[bool, str]]] = {
     "validate": _validate,
     "canonicalize": _canonicalize,
     "envelope": _envelope,

@@ -1,7 +1,9 @@
 r"""The adapter for aifabric itself: ``python -m aifabric.conformance.adapter`` answers the suite with this SDK.
 
 It reads requests from standard input and writes one answer per line to standard output, as the adapter
-protocol (spec/conformance.md) asks; every operation of the vectors is answered by aifabric's own code.
+protocol (spec/conformance.md) asks; every operation of the vectors is answered by aifabric's own code. Schema
+URLs resolve from the folder ``AIFABRIC_SCHEMAS_DIR`` names when it is set (CONF-028), else from the schemas
+packaged with aifabric.
 
 Examples:
     >>> import json
@@ -12,16 +14,51 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
-from typing import Any, Final, TextIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from aifabric import __version__
 
-__all__ = ["OPERATIONS", "handle", "main"]
+if TYPE_CHECKING:
+    from aifabric.schemas import Registry
+
+__all__ = ["OPERATIONS", "SCHEMAS_DIR_VARIABLE", "handle", "main", "registry_from_env"]
 
 OPERATIONS: Final = ("validate", "canonicalize", "envelope", "verify", "lifecycle", "checkpoint", "proof")
 """The operations this adapter implements."""
+
+SCHEMAS_DIR_VARIABLE: Final = "AIFABRIC_SCHEMAS_DIR"
+"""The environment variable through which the harness names the schema folder (CONF-028)."""
+
+
+def registry_from_env() -> Registry | None:
+    """The schemas of the folder ``AIFABRIC_SCHEMAS_DIR`` names, or None (the packaged ones) when it is not set.
+
+    Raises:
+        SchemaError: the folder holds no ``<kind>/<X.Y.Z>.json`` schema, or one that cannot be read.
+    """
+    folder = os.environ.get(SCHEMAS_DIR_VARIABLE)
+    return _registry_of(str(Path(folder).resolve())) if folder else None
+
+
+@functools.cache
+def _registry_of(folder: str) -> Registry:
+    import orjson
+
+    from aifabric._errors import SchemaError
+    from aifabric.schemas import Registry
+
+    files = sorted(Path(folder).glob("*/*.json"))
+    if not files:
+        raise SchemaError(f"{SCHEMAS_DIR_VARIABLE}={folder} holds no <kind>/<X.Y.Z>.json schema")
+    try:
+        return Registry(orjson.loads(path.read_bytes()) for path in files)
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise SchemaError(f"{SCHEMAS_DIR_VARIABLE}={folder}: cannot read a schema: {exc}") from None
 
 
 def handle(request: Any) -> dict[str, Any]:
@@ -77,7 +114,7 @@ def _run(operation: Any, case: Any) -> dict[str, Any]:
         }
     )
     try:
-        accepted, observed = _OPERATIONS[operation](vector, vector.cases[0])
+        accepted, observed = _OPERATIONS[operation](vector, vector.cases[0], registry_from_env())
     except _Skip as skip:
         return {"skipped": {"reason": str(skip)}}
     return {"result": {"valid": accepted, "message": observed}}
