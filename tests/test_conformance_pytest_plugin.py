@@ -1,4 +1,4 @@
-"""The pytest plugin: ``pytest -p aifabric.conformance.pytest_plugin --aifabric-target ...`` in a vendor's CI."""
+"""The pytest plugin, loaded through its ``pytest11`` entry point: ``pytest --aifabric-target ...`` in CI."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from aifabric.conformance.pytest_plugin import select_cases
 
 pytest_plugins = ["pytester"]
 
-PLUGIN = ("-p", "aifabric.conformance.pytest_plugin", "-p", "no:cacheprovider")
+PLUGIN = ("-p", "no:cacheprovider")  # the plugin itself loads through its pytest11 entry point
 
 ACCEPT_ALL = """
 import json, sys

@@ -1,6 +1,6 @@
 """A pytest plugin that runs the conformance suite as tests: one test per vector case, in a vendor's own CI.
 
-``pytest -p aifabric.conformance.pytest_plugin --aifabric-target TARGET`` collects one item per vector case of
+``pytest --aifabric-target TARGET`` collects one item per vector case of
 the chosen profiles (``--aifabric-profile``, repeatable; by default every profile run with vectors), named by its
 case ID and carrying its requirement IDs (``-k CORE-020`` selects by them), and runs each against the target
 through the adapter protocol, with one adapter process for the session. TARGET is ``reference``, an adapter
