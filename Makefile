@@ -13,14 +13,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-## demo: validate every schema example, example document and vector, run the conformance vectors, show lineage,
-## keep, sign, verify and prove an audit log, check, render and export a model card, then check the reference model
-## server against its serving contract
+## demo: validate every schema example, example document and vector, show lineage, keep, sign, verify and prove an
+## audit log, check, render and export a model card, check the reference model server against its serving contract,
+## then certify the reference implementation against every conformance profile: a signed report, verified
 demo: $(STAMP)
+	@mkdir -p $(OUT)
 	$(BIN)/aifabric schemas check
 	$(BIN)/aifabric validate examples/*.json examples/*.jsonl examples/*.yaml conformance/vectors
-	$(BIN)/aifabric conformance vectors --report $(OUT)/conformance-report.json
-	$(BIN)/aifabric validate $(OUT)/conformance-report.json
 	@port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	url=http://127.0.0.1:$$port; rm -f $(OUT)/lineage.sqlite*; \
 	$(BIN)/aifabric serve collector --port $$port --db $(OUT)/lineage.sqlite > $(OUT)/collector.log 2>&1 & pid=$$!; \
@@ -51,10 +50,17 @@ demo: $(STAMP)
 	echo "+ aifabric serving check -c examples/serving-contract.yaml -e $$url -o $(OUT)/serving-report.json"; \
 	$(BIN)/aifabric serving check -c examples/serving-contract.yaml -e $$url -o $(OUT)/serving-report.json; \
 	rc=$$?; [ $$rc -le 1 ] || exit $$rc
-	@echo "The conformance report is in $(OUT)/conformance-report.json; lineage events in $(OUT)/lineage.sqlite;"
+	@rm -f $(OUT)/certify-key.pem $(OUT)/certify-key.pem.pub
+	$(BIN)/aifabric keys generate $(OUT)/certify-key.pem --type ed25519 --unencrypted
+	$(BIN)/aifabric certify --target reference --profile all --key $(OUT)/certify-key.pem \
+		--report $(OUT)/conformance-report.json --junit $(OUT)/conformance-junit.xml --html $(OUT)/conformance-report.html
+	$(BIN)/aifabric certify verify $(OUT)/conformance-report.json --key $(OUT)/certify-key.pem.pub
+	@echo "Lineage events are in $(OUT)/lineage.sqlite;"
 	@echo "the audit log in $(OUT)/audit-log, its checkpoint in $(OUT)/audit-checkpoint.txt;"
 	@echo "the model card rendered in $(OUT)/model-card.html and as CycloneDX in $(OUT)/model-card.cdx.json;"
-	@echo "the serving report in $(OUT)/serving-report.json and $(OUT)/serving-report.html"
+	@echo "the serving report in $(OUT)/serving-report.json and $(OUT)/serving-report.html;"
+	@echo "the signed conformance report of every profile in $(OUT)/conformance-report.json, as a page in"
+	@echo "$(OUT)/conformance-report.html and as JUnit XML in $(OUT)/conformance-junit.xml"
 
 ## test: lint, type-check, spec lint, schema compatibility, vector and docs drift, strict docs build, then pytest
 test: lint typecheck speclint compat vectors-check docs-check pytest
