@@ -239,3 +239,22 @@ def assert_model_agrees(value: Any, url: str, model: type[Any], defaulted: set[s
         assume(False)
     assert parsed.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True) == value
     validate(parsed.model_dump(mode="json", by_alias=True, exclude_none=True), schema_url=url)  # defaults filled
+
+
+def assert_vector_agrees(
+    case: dict[str, Any], model: type[Any], defaulted: set[str] | frozenset[str] = frozenset()
+) -> None:
+    """A vector case's document is accepted by the model exactly when it is valid, and written back as given.
+
+    A case may be invalid only for a member the model fills in by default (one of ``defaulted``).
+    """
+    import pydantic
+
+    try:
+        parsed = model.model_validate(case["data"])
+    except pydantic.ValidationError:
+        assert not case["valid"], case["description"]
+        return
+    assert case["valid"] or defaulted - set(case["data"]), case["description"]
+    out = parsed.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)
+    assert out == case["data"], case["description"]

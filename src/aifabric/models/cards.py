@@ -34,8 +34,7 @@ from pydantic import AfterValidator, AllowInfNan, Field, StrictBool, StrictInt, 
 from aifabric._errors import Problem, ValidationError
 from aifabric._vocabularies import unknown_term
 from aifabric.models.audit import PRODUCER
-from aifabric.models.common import Actor, DigestSet, Document, _Model
-from aifabric.models.tools import _bundles
+from aifabric.models.common import Actor, DigestSet, Document, Signatures, _Model
 from aifabric.validation import validate
 
 __all__ = [
@@ -373,7 +372,7 @@ class ModelCard(Document):
     red_team: list[RedTeam] | None = Field(default=None, alias="redTeam")
     energy: Energy | None = None
     evidence: list[Evidence] | None = None
-    signatures: Annotated[list[dict[str, Any]], Field(min_length=1), AfterValidator(_bundles)] | None = None
+    signatures: Signatures | None = None
 
     def problems(self, *, source: str | None = None) -> list[Problem]:
         """The consistency rules the card breaks (CARD-030 to CARD-035), each with its JSON pointer."""

@@ -26,6 +26,7 @@ __all__ = [
     "Hex",
     "RequirementId",
     "ResourceRef",
+    "Signatures",
     "Timestamp",
     "UUIDv7",
 ]
@@ -54,6 +55,20 @@ def _known_digests(digest: dict[str, str]) -> dict[str, str]:
         if name in digest and len(digest[name]) != length:
             raise ValueError(f"a {name} digest has {length} hexadecimal digits")
     return digest
+
+
+def _bundles(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for bundle in value:
+        try:
+            validate(bundle, schema_url=_BUNDLE)
+        except ValidationError as exc:
+            raise ValueError(f"not a signature bundle: {exc}") from None
+    return value
+
+
+_BUNDLE: Final = "https://aifabric.dev/schemas/common/1.1.0.json#/$defs/signatureBundle"
+Signatures = Annotated[list[dict[str, Any]], Field(min_length=1), AfterValidator(_bundles)]
+"""A document's embedded signatures (SIG-031): one or more signature bundles."""
 
 
 def _unique(items: list[_T]) -> list[_T]:

@@ -27,12 +27,19 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import AfterValidator, AllowInfNan, Field, StrictBool, StrictInt, model_validator
 
-from aifabric._errors import ValidationError
 from aifabric._ids import utc_now, uuid7
 from aifabric._version import __version__
-from aifabric.models.common import DigestSet, Document, RequirementId, Timestamp, UUIDv7, _Model, _unique
+from aifabric.models.common import (
+    DigestSet,
+    Document,
+    RequirementId,
+    Signatures,
+    Timestamp,
+    UUIDv7,
+    _Model,
+    _unique,
+)
 from aifabric.serving._types import CheckId, CheckOutcome
-from aifabric.validation import validate
 
 __all__ = [
     "CONTRACT_SCHEMA_URL",
@@ -89,7 +96,6 @@ DCGM_METRICS: Final = (
 )
 """The GPU metrics a contract may require, named as the NVIDIA DCGM exporter names them."""
 
-_BUNDLE: Final = "https://aifabric.dev/schemas/common/1.1.0.json#/$defs/signatureBundle"
 
 _Number = StrictInt | Annotated[float, Field(strict=True), AllowInfNan(False)]
 _Positive = Annotated[_Number, Field(gt=0)]
@@ -114,18 +120,6 @@ _DcgmMetric = Literal[
     "DCGM_FI_DEV_GPU_TEMP",
     "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS",
 ]
-
-
-def _bundles(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for bundle in value:
-        try:
-            validate(bundle, schema_url=_BUNDLE)
-        except ValidationError as exc:
-            raise ValueError(f"not a signature bundle: {exc}") from None
-    return value
-
-
-_Signatures = Annotated[list[dict[str, Any]], Field(min_length=1), AfterValidator(_bundles)]
 
 
 def _open_or_closed(mode: str, rate: object, concurrency: object) -> None:
@@ -318,7 +312,7 @@ class ServingContract(Document):
     telemetry: TelemetryRequirements | None = None
     gpu: GpuBounds | None = None
     validity: Validity = Field(default_factory=Validity)
-    signatures: _Signatures | None = None
+    signatures: Signatures | None = None
 
     @model_validator(mode="after")
     def _streamed_metrics(self) -> ServingContract:
@@ -545,7 +539,7 @@ class ServingReport(Document):
     checks: list[ServingCheck]
     runs: list[LoadRun]
     telemetry: TelemetryReport
-    signatures: _Signatures | None = None
+    signatures: Signatures | None = None
 
     @model_validator(mode="after")
     def _outcome(self) -> ServingReport:

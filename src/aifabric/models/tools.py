@@ -27,9 +27,8 @@ from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import AfterValidator, AllowInfNan, Field, StrictBool, StrictInt, model_validator
 
-from aifabric._errors import ValidationError
 from aifabric.models.audit import PRODUCER, Classification
-from aifabric.models.common import Actor, Document, _Model, _unique
+from aifabric.models.common import Actor, Document, Signatures, _Model, _unique
 from aifabric.validation import validate
 
 __all__ = [
@@ -60,7 +59,6 @@ ERROR_CODES: Final = (
 )
 """The error classes the specification names; a contract may declare codes of its own beside them."""
 
-_BUNDLE: Final = "https://aifabric.dev/schemas/common/1.1.0.json#/$defs/signatureBundle"
 _SemVer = Annotated[
     str,
     Field(
@@ -79,15 +77,6 @@ def _object_schema(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError('a tool\'s input and output schemas have "type": "object"')
     if "$schema" in value and not isinstance(value["$schema"], str):
         raise ValueError("$schema is a string")
-    return value
-
-
-def _bundles(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for bundle in value:
-        try:
-            validate(bundle, schema_url=_BUNDLE)
-        except ValidationError as exc:
-            raise ValueError(f"not a signature bundle: {exc}") from None
     return value
 
 
@@ -222,7 +211,7 @@ class ToolContract(Document):
     data_classification: DataClassification | None = Field(default=None, alias="dataClassification")
     consent: ToolConsent | None = None
     errors: list[ToolError] | None = Field(default=None, min_length=1)
-    signatures: Annotated[list[dict[str, Any]], Field(min_length=1), AfterValidator(_bundles)] | None = None
+    signatures: Signatures | None = None
 
     @model_validator(mode="after")
     def _binding(self) -> ToolContract:

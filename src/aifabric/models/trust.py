@@ -13,14 +13,22 @@ Examples:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import Annotated, ClassVar, Final, Literal
 
 from pydantic import AfterValidator, AllowInfNan, Field, StrictBool, StrictInt, model_validator
 
-from aifabric._errors import ValidationError
 from aifabric.models.audit import PRODUCER
-from aifabric.models.common import Actor, DigestSet, Document, ResourceRef, Timestamp, UUIDv7, _Model, _unique
-from aifabric.validation import validate
+from aifabric.models.common import (
+    Actor,
+    DigestSet,
+    Document,
+    ResourceRef,
+    Signatures,
+    Timestamp,
+    UUIDv7,
+    _Model,
+    _unique,
+)
 
 __all__ = [
     "CONTRACT_SCHEMA_URL",
@@ -87,18 +95,6 @@ _SemVer = Annotated[
 ]
 _Text = Annotated[str, Field(min_length=1, max_length=4096)]
 _ColumnName = Annotated[str, Field(min_length=1, max_length=256)]
-
-
-_BUNDLE: Final = "https://aifabric.dev/schemas/common/1.1.0.json#/$defs/signatureBundle"
-
-
-def _bundles(value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for bundle in value:
-        try:
-            validate(bundle, schema_url=_BUNDLE)
-        except ValidationError as exc:
-            raise ValueError(f"not a signature bundle: {exc}") from None
-    return value
 
 
 def _sha256(digest: dict[str, str]) -> dict[str, str]:
@@ -268,7 +264,7 @@ class TrustScore(Document):
     score: _Number | None = Field(default=None, ge=0, le=100)
     grade: Literal["A", "B", "C", "D", "F", "N/A"]
     passed: StrictBool | None = None
-    signatures: Annotated[list[dict[str, Any]], Field(min_length=1), AfterValidator(_bundles)] | None = None
+    signatures: Signatures | None = None
 
     @model_validator(mode="after")
     def _datasets_or_models(self) -> TrustScore:
