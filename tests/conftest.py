@@ -93,11 +93,13 @@ def inline_refs(url: str) -> dict[str, Any]:
             target, _, pointer = ref.partition("#")
             target = target or owner
             if target != base:
-                name = target.rsplit("/", 2)[-2] + "." + pointer.rsplit("/", 1)[-1]
+                part = pointer.rsplit("/", 1)[-1]
+                name = target.rsplit("/", 2)[-2] + "." + (part or "document")
                 if name not in defs:
                     defs[name] = {}
                     other = registry.info(target).schema
-                    defs[name] = rewrite(other["$defs"][pointer.rsplit("/", 1)[-1]], target)
+                    whole = {k: v for k, v in other.items() if k not in ("$id", "$schema", "$defs")}
+                    defs[name] = rewrite(other["$defs"][part] if part else whole, target)
                 out["$ref"] = f"#/$defs/{name}"
         return out
 

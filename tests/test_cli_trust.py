@@ -37,29 +37,36 @@ def test_score_prints_a_valid_document_and_exits_by_min_score(tmp_path: Path) ->
     assert json.loads(out.read_text())["score"] == 76.1 and result.stdout == ""
 
 
-def _case_contract(tmp_path: Path, name: str) -> Path:
-    cases = json.loads((CASES / "cases.json").read_text())["cases"]
-    found = next(case for case in cases if case["description"].startswith(name))
-    return write(tmp_path / f"{name}.json", found["contract"])
+VECTORS = ROOT / "conformance" / "vectors" / "trust-score" / "computation.json"
+
+
+def _case(tmp_path: Path, name: str) -> tuple[Path, Path, Path]:
+    """The data, reference and contract of the computation vector case named ``name``, as files."""
+    cases = json.loads(VECTORS.read_text())["cases"]
+    found = next(case["data"] for case in cases if case["description"].startswith(name))
+    data = write(tmp_path / f"{name}.csv", found["data"])
+    reference = write(tmp_path / f"{name}-reference.csv", found.get("reference", ""))
+    return data, reference, write(tmp_path / f"{name}.json", found["contract"])
 
 
 def test_score_with_a_reference_includes_drift(tmp_path: Path) -> None:
-    contract = _case_contract(tmp_path, "ties")
-    result = invoke("trust", "score", CASES / "ties.csv", "-c", contract, "-r", CASES / "ties-reference.csv")
+    data, reference, contract = _case(tmp_path, "ties")
+    result = invoke("trust", "score", data, "-c", contract, "-r", reference)
     assert result.exit_code == 0, result.output
     pillars = {p["name"]: p for p in json.loads(result.stdout)["pillars"]}
     assert pillars["drift"]["score"] == 1 and pillars["drift"]["evidence"][0]["method"] == "ks"
 
 
 def test_drift_reports_each_column_and_exits_1_on_drift(tmp_path: Path) -> None:
-    data, reference = CASES / "shifted.csv", CASES / "shifted-reference.csv"
+    data, reference, contract = _case(tmp_path, "large-sample")
     result = invoke("trust", "drift", data, "--reference", reference)
     assert result.exit_code == 0, result.output
     assert "x: ok ks=0.1 p=1" in result.stdout and "c: ok chisquare=" in result.stdout
-    result = invoke("trust", "drift", CASES / "unseen.csv", "-r", CASES / "unseen-reference.csv", "--json")
+    unseen, unseen_reference, _ = _case(tmp_path, "unseen")
+    result = invoke("trust", "drift", unseen, "-r", unseen_reference, "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)[0]["unseen"] == 1
-    moved = invoke("trust", "drift", data, "-r", reference, "-c", _case_contract(tmp_path, "large-sample"))
+    moved = invoke("trust", "drift", data, "-r", reference, "-c", contract)
     assert moved.exit_code == 1
     assert "x: DRIFT wasserstein=0.348155" in moved.stdout and "c: DRIFT jensenshannon=0.193496" in moved.stdout
 

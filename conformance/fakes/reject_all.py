@@ -13,7 +13,17 @@ from typing import Any
 
 from _protocol import serve
 
-OPERATIONS = ("validate", "canonicalize", "envelope", "verify", "lifecycle", "checkpoint", "proof")
+OPERATIONS = (
+    "validate",
+    "canonicalize",
+    "envelope",
+    "verify",
+    "lifecycle",
+    "checkpoint",
+    "proof",
+    "score",
+    "guard-call",
+)
 
 
 def reject(case: dict[str, Any]) -> tuple[bool, str | None]:

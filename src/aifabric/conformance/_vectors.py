@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import platform
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import orjson
 import pydantic
@@ -42,10 +44,12 @@ from aifabric.models.conformance import (
 from aifabric.schemas import Registry
 from aifabric.validation import validate
 
-__all__ = ["VectorFileError", "default_vectors_dir", "load_vector_file", "run_vectors"]
+__all__ = ["TOLERANCE", "VectorFileError", "default_vectors_dir", "load_vector_file", "output_problem", "run_vectors"]
 
 PRODUCER = f"https://github.com/aifabric/aifabric/tree/v{__version__}"
 SUITE_NAME = "aifabric-vectors"
+TOLERANCE: Final = 1e-9
+"""How far a number an implementation outputs may be from the expected one (CORE-090, CORE-091, TRUST-042)."""
 
 
 class _Skip(Exception):  # noqa: N818 - a signal, not an error
@@ -129,10 +133,16 @@ def _run_case(vector: ConformanceVectorFile, case: VectorCase, case_id: str) -> 
     started = time.perf_counter()
     outcome: Outcome
     try:
-        accepted, observed = _OPERATIONS[vector.operation](vector, case, None)
-        passed = accepted == case.valid
+        problem = None
+        if vector.operation in OUTPUTS:
+            accepted, output, observed = OUTPUTS[vector.operation](case.data)
+            if accepted == case.valid:
+                problem = output_problem(vector.operation, case.expected, output)
+        else:
+            accepted, observed = _OPERATIONS[vector.operation](vector, case, None)
+        passed = accepted == case.valid and problem is None
         outcome = "passed" if passed else "failed"
-        message = None if passed else f"expected {'accept' if case.valid else 'reject'}, got {observed}"
+        message = None if passed else problem or f"expected {'accept' if case.valid else 'reject'}, got {observed}"
     except _Skip as skip:
         outcome, message, observed = "skipped", str(skip), "not run"
     except Exception as exc:  # noqa: BLE001 - a crash in the implementation is an error result, not ours
@@ -294,6 +304,149 @@ def _proof(vector: ConformanceVectorFile, case: VectorCase, registry: Registry |
     return True, f"verified against {head.origin} at size {head.size}"
 
 
+def output_problem(operation: str, expected: Any, output: Any) -> str | None:
+    """Why an output differs from a case's ``expected`` one, or None where it matches or nothing is expected.
+
+    canonicalize: the same string (CORE-044). score: every member ``expected`` names, numbers to within
+    :data:`TOLERANCE` (CORE-090). guard-call: the same members and values, numbers to within it (CORE-091).
+
+    Examples:
+        >>> output_problem("score", {"pillars": {"validity": 0.5}}, {"pillars": {"validity": 0.5000000001}, "rows": 2})
+        >>> output_problem("guard-call", {"outcome": "ok", "output": 1, "toolRuns": 1}, {"outcome": "ok", "output": 1})
+        'output differs at /toolRuns: expected 1, got nothing'
+    """
+    if expected is None:
+        return None
+    if operation == "canonicalize" or isinstance(expected, str):
+        return None if output == expected else f"produced {output!r}, not the expected {expected!r}"
+    where = _difference(expected, output, "", partial=operation == "score")
+    return None if where is None else f"output differs at {where}"
+
+
+def _difference(expected: Any, found: Any, at: str, *, partial: bool) -> str | None:
+    """The pointer of the first place where ``found`` differs from ``expected`` and how, or None."""
+    if isinstance(expected, dict):
+        if not isinstance(found, dict):
+            return f"{at or '/'}: expected an object, got {found!r}"
+        if not partial and (extra := sorted(set(found) - set(expected))):
+            return f"{at}/{extra[0]}: expected nothing, got {found[extra[0]]!r}"
+        for name, value in expected.items():
+            if name not in found:
+                return f"{at}/{name}: expected {value!r}, got nothing"
+            if (where := _difference(value, found[name], f"{at}/{name}", partial=partial)) is not None:
+                return where
+        return None
+    if isinstance(expected, list):
+        if not isinstance(found, list) or len(found) != len(expected):
+            return f"{at or '/'}: expected {expected!r}, got {found!r}"
+        for n, (value, item) in enumerate(zip(expected, found, strict=True)):
+            if (where := _difference(value, item, f"{at}/{n}", partial=partial)) is not None:
+                return where
+        return None
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (expected, found))
+    if numbers and math.isclose(expected, found, rel_tol=0, abs_tol=TOLERANCE):
+        return None
+    if not numbers and type(expected) is type(found) and expected == found:
+        return None
+    return f"{at or '/'}: expected {expected!r}, got {found!r}"
+
+
+def _score_run(data: dict[str, Any]) -> tuple[bool, Any, str]:
+    """Compute the trust score of a score case's CSV data (CORE-090): (accepted, the values, a message)."""
+    try:
+        from aifabric.models.trust import DataContract
+        from aifabric.trust import score
+    except ImportError as exc:
+        raise _Skip(f"the score operation needs the data extra (pip install 'aifabric[data]'): {exc.name}") from None
+    try:
+        contract = DataContract.parse_document(data["contract"])
+        with tempfile.TemporaryDirectory(prefix="aifabric-vector-") as scratch:
+            paths = {}
+            for name in ("data", "reference"):
+                if name in data:
+                    paths[name] = Path(scratch) / f"{name}.csv"
+                    paths[name].write_bytes(data[name].encode("utf-8"))
+            result = score(paths["data"], contract, paths.get("reference"), as_of=data["asOf"])
+    except DocumentError as exc:  # ValidationError among them: a contract that breaks a rule [TRUST-005]
+        return False, None, f"rejected: {type(exc).__name__}: {exc}"
+    drift: dict[str, Any] = {}
+    for pillar in result.pillars:
+        for evidence in pillar.evidence if pillar.name == "drift" else ():
+            if evidence.column is not None:
+                members = evidence.to_json()
+                keep = ("method", "statistic", "pValue", "psi", "unseen", "reason")
+                drift[evidence.column] = {"drifted": evidence.drifted} | {k: members[k] for k in keep if k in members}
+    values = {
+        "rows": result.rows,
+        "pillars": {pillar.name: pillar.score for pillar in result.pillars},
+        "score": result.score,
+        "grade": result.grade,
+        "drift": drift,
+    }
+    if result.passed is not None:
+        values["passed"] = result.passed
+    return True, values, f"score {result.score}, grade {result.grade}"
+
+
+class _Stub:
+    """The tool under the guard of a guard-call case: each run takes the next step of the case's behaviour."""
+
+    def __init__(self, steps: list[dict[str, Any]]) -> None:
+        self.steps, self.runs, self._lock = steps, 0, threading.Lock()
+
+    def __call__(self, **arguments: Any) -> Any:
+        from aifabric._errors import ToolCallError
+
+        with self._lock:
+            step = self.steps[min(self.runs, len(self.steps) - 1)]
+            self.runs += 1
+        time.sleep(float(step.get("sleepS", 0)))
+        if "error" in step:
+            message, retry_after = f"the stub fails with {step['error']}", step.get("retryAfterS")
+            raise ToolCallError(message, error_class=step["error"], retry_after=retry_after)
+        return step["return"]
+
+
+def _guard_run(data: dict[str, Any]) -> tuple[bool, Any, str]:
+    """Make a guard-call case's calls through one :class:`aifabric.tools.Guard` (CORE-091); judge the last."""
+    import random
+
+    from aifabric._errors import ToolCallError
+    from aifabric.models.tools import ToolContract
+    from aifabric.tools.guard import Guard
+
+    contract = ToolContract.parse_document(data["contract"])  # a vector's contract is valid: else an error
+    stub = _Stub(data["behaviour"])
+    guard = Guard(contract, stub, rng=random.Random(0))  # noqa: S311 - jitter, not secrets
+    try:
+        for n, call in enumerate(data["calls"]):
+            before = stub.runs
+            try:
+                output = guard.call(
+                    call["arguments"],
+                    principal=call["principal"],
+                    scopes=call.get("scopes", ()),
+                    purposes=call.get("purposes", ()),
+                    idempotency_key=call.get("idempotencyKey"),
+                )
+                outcome: dict[str, Any] = {"outcome": "ok", "output": output}
+            except ToolCallError as exc:
+                outcome = {"outcome": "error", "error": exc.error_class}
+            if n == len(data["calls"]) - 1:
+                outcome["toolRuns"] = stub.runs - before
+    finally:
+        guard.close()
+    ok = outcome["outcome"] == "ok"
+    return ok, outcome, "ok" if ok else f"ended with {outcome['error']}"
+
+
+OUTPUTS: Final[dict[str, Callable[[dict[str, Any]], tuple[bool, Any, str]]]] = {
+    "score": _score_run,
+    "guard-call": _guard_run,
+}
+"""The operations whose cases an implementation answers with an output as well as a verdict, by name."""
+
+
 def _base64(text: str) -> bytes:
     """Decode base64 in the standard or the URL-safe alphabet, padding optional (common#/$defs/base64)."""
     normal = text.replace("-", "+").replace("_", "/")
@@ -311,6 +464,7 @@ _OPERATIONS: dict[str, Callable[[ConformanceVectorFile, VectorCase, Registry | N
     "checkpoint": _checkpoint,
     "proof": _proof,
 }
+"""The operations whose cases an implementation answers with a verdict alone, by name."""
 
 
 def _common_base(roots: list[Path]) -> Path:

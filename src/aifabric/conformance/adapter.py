@@ -28,7 +28,17 @@ if TYPE_CHECKING:
 
 __all__ = ["OPERATIONS", "SCHEMAS_DIR_VARIABLE", "handle", "main", "registry_from_env"]
 
-OPERATIONS: Final = ("validate", "canonicalize", "envelope", "verify", "lifecycle", "checkpoint", "proof")
+OPERATIONS: Final = (
+    "validate",
+    "canonicalize",
+    "envelope",
+    "verify",
+    "lifecycle",
+    "checkpoint",
+    "proof",
+    "score",
+    "guard-call",
+)
 """The operations this adapter implements."""
 
 SCHEMAS_DIR_VARIABLE: Final = "AIFABRIC_SCHEMAS_DIR"
@@ -93,7 +103,7 @@ def handle(request: Any) -> dict[str, Any]:
 def _run(operation: Any, case: Any) -> dict[str, Any]:
     from aifabric._errors import CanonicalizationError
     from aifabric.canonical import canonicalize
-    from aifabric.conformance._vectors import _OPERATIONS, _Skip
+    from aifabric.conformance._vectors import _OPERATIONS, OUTPUTS, _Skip
     from aifabric.models.conformance import ConformanceVectorFile
 
     if operation not in OPERATIONS or not isinstance(case, dict):
@@ -114,6 +124,9 @@ def _run(operation: Any, case: Any) -> dict[str, Any]:
         }
     )
     try:
+        if operation in OUTPUTS:  # answered with the values the harness compares with the case's expected ones
+            accepted, output, observed = OUTPUTS[operation](vector.cases[0].data)
+            return {"result": {"valid": accepted, "output": output, "message": observed}}
         accepted, observed = _OPERATIONS[operation](vector, vector.cases[0], registry_from_env())
     except _Skip as skip:
         return {"skipped": {"reason": str(skip)}}

@@ -31,7 +31,7 @@ from aifabric._ids import utc_now, uuid7
 from aifabric._version import SPEC_VERSION
 from aifabric.canonical import digest
 from aifabric.conformance._vectors import PRODUCER as _PRODUCER
-from aifabric.conformance._vectors import VectorFileError, default_vectors_dir, load_vector_file
+from aifabric.conformance._vectors import VectorFileError, default_vectors_dir, load_vector_file, output_problem
 from aifabric.conformance.adapters import Adapter, Answer, case_request
 from aifabric.models.conformance import (
     ConformanceReport,
@@ -263,7 +263,11 @@ def _run_adapter(
                 continue
             for n, case in enumerate(vector.cases):
                 requirements = sorted({*vector.spec, *(case.spec or [])})
-                base = {"area": area, "operation": vector.operation, "expected": "accept" if case.valid else "reject"}
+                base: dict[str, Any] = {
+                    "area": area,
+                    "operation": vector.operation,
+                    "expected": "accept" if case.valid else "reject",
+                }
                 if case.expected is not None:
                     base["expectedOutput"] = case.expected
                 started_at = time.perf_counter()
@@ -308,7 +312,7 @@ def _result(
     answer: Answer,
     evidence: dict[str, Any],
     valid: bool,
-    expected: str | None,
+    expected: str | dict[str, Any] | None,
     started_at: float,
     adapter: Adapter,
 ) -> Result:
@@ -322,8 +326,9 @@ def _result(
         if answer.output is not None:
             evidence["output"] = answer.output
         ok = answer.valid == valid
-        if ok and valid and expected is not None and answer.output != expected:
-            ok, message = False, f"produced {answer.output!r}, not the expected {expected!r}"
+        problem = output_problem(str(evidence.get("operation")), expected, answer.output) if ok else None
+        if problem is not None:
+            ok, message = False, problem
         elif not ok:
             message = f"expected {evidence['expected']}, got {evidence['observed']}"
         outcome: Any = "passed" if ok else "failed"

@@ -36,18 +36,18 @@ _PEM: Final = re.compile(r"-----BEGIN [A-Z0-9 ]+-----")
 _BASE64: Final = re.compile(r"[A-Za-z0-9+/_-]*={0,2}")
 _REPORT_1_0: Final = "https://aifabric.dev/schemas/conformance-report/1.0.0.json"
 _REPORT: Final = "https://aifabric.dev/schemas/conformance-report/1.1.0.json"
-_VECTOR: Final = "https://aifabric.dev/schemas/conformance-vector/1.3.0.json"
-_SINCE: Final = {"verify": 1, "lifecycle": 2, "checkpoint": 3, "proof": 3}
+_VECTOR: Final = "https://aifabric.dev/schemas/conformance-vector/1.4.0.json"
+_SINCE: Final = {"verify": 1, "lifecycle": 2, "checkpoint": 3, "proof": 3, "score": 4, "guard-call": 4}
 """The first minor version of conformance-vector 1.x that defines each operation added after 1.0.0."""
 
 
 class VectorCase(_Model):
-    """One case of a vector file: input, verdict, and for canonicalize the exact expected output."""
+    """One case of a vector file: input, verdict, and the expected output (canonicalize, score, guard-call)."""
 
     description: str = Field(min_length=1)
     data: Any
     valid: bool
-    expected: str | None = None
+    expected: str | dict[str, Any] | None = None
     spec: list[RequirementId] | None = None
 
     @model_serializer(mode="wrap")
@@ -58,7 +58,7 @@ class VectorCase(_Model):
 
 
 class ConformanceVectorFile(_Model):
-    """A file of cases for one behaviour of the standard (conformance-vector 1.0.0 to 1.3.0)."""
+    """A file of cases for one behaviour of the standard (conformance-vector 1.0.0 to 1.4.0)."""
 
     SCHEMA_URL: ClassVar[str] = _VECTOR
 
@@ -67,10 +67,13 @@ class ConformanceVectorFile(_Model):
         "https://aifabric.dev/schemas/conformance-vector/1.1.0.json",
         "https://aifabric.dev/schemas/conformance-vector/1.2.0.json",
         "https://aifabric.dev/schemas/conformance-vector/1.3.0.json",
+        "https://aifabric.dev/schemas/conformance-vector/1.4.0.json",
     ] = Field(default=_VECTOR, alias="schemaURL")
     description: str = Field(min_length=1)
     spec: list[RequirementId] = Field(min_length=1)
-    operation: Literal["validate", "canonicalize", "envelope", "verify", "lifecycle", "checkpoint", "proof"]
+    operation: Literal[
+        "validate", "canonicalize", "envelope", "verify", "lifecycle", "checkpoint", "proof", "score", "guard-call"
+    ]
     schema_: str | None = Field(default=None, alias="schema", pattern=r"^https?://")
     finished: bool | None = None
     cases: list[VectorCase] = Field(min_length=1)
@@ -153,11 +156,40 @@ def _proof_data_problem(data: Any) -> str | None:
     return _audit_data_problem(data, "proof", dict, ())
 
 
+def _members_problem(data: Any, required: dict[str, type], optional: dict[str, type]) -> str | None:
+    if not isinstance(data, dict):
+        return "is not an object"
+    if unknown := set(data) - set(required) - set(optional):
+        return f"has unknown members {sorted(unknown)}"
+    if missing := set(required) - set(data):
+        return f"needs {', '.join(sorted(missing))}"
+    kinds = {**required, **optional}
+    wrong = sorted(name for name, value in data.items() if not isinstance(value, kinds[name]))
+    return f"has {', '.join(wrong)} of the wrong type" if wrong else None
+
+
+def _score_data_problem(data: Any) -> str | None:
+    """What is wrong with a score case's data (conformance-vector 1.4.0 $defs/scoreInput), or None."""
+    return _members_problem(data, {"data": str, "contract": dict, "asOf": str}, {"reference": str})
+
+
+def _guard_call_data_problem(data: Any) -> str | None:
+    """What is wrong with a guard-call case's data (conformance-vector 1.4.0 $defs/guardCallInput), or None."""
+    problem = _members_problem(data, {"contract": dict, "behaviour": list, "calls": list}, {})
+    if problem is None and not (data["behaviour"] and data["calls"]):
+        problem = "needs at least one behaviour step and one call"
+    if problem is None and not all(isinstance(item, dict) for item in [*data["behaviour"], *data["calls"]]):
+        problem = "has a behaviour step or a call that is not an object"
+    return problem
+
+
 _DATA_PROBLEMS: Final[dict[str, Callable[[Any], str | None]]] = {
     "verify": _verify_data_problem,
     "lifecycle": _lifecycle_data_problem,
     "checkpoint": _checkpoint_data_problem,
     "proof": _proof_data_problem,
+    "score": _score_data_problem,
+    "guard-call": _guard_call_data_problem,
 }
 
 
