@@ -53,8 +53,6 @@ __all__ = [
     "check_warmup",
 ]
 
-_CACHING_BLOCKS = 4  # the no-caching check alternates distinct and repeated requests in this many blocks
-
 AccuracyMetric = Literal["exact_match", "top1", "abs_tolerance"]
 
 REQUIREMENTS: Mapping[str, tuple[str, ...]] = {
@@ -744,9 +742,9 @@ async def check_no_caching(
 ) -> CheckResult:
     """MLPerf's TEST04: one sample repeated must not be served much faster than as many distinct samples.
 
-    Both runs are closed-loop at concurrency 1 with ``len(distinct)`` requests each, sent in alternating blocks
-    (distinct first, so both find the endpoint warm) so that the machine getting busier or quieter between them
-    does not read as a speed-up. Fails when the repeats' median service time is more than ``max_speedup`` below
+    Both runs are closed-loop at concurrency 1 with ``len(distinct)`` requests each, interleaved one for one
+    (a distinct sample first, so both find the endpoint warm) so that the machine getting busier or quieter while
+    they run touches both alike. Fails when the repeats' median service time is more than ``max_speedup`` below
     the distinct samples', the sign of a cache answering instead of the model.
     """
     from aifabric.serving.load import run_closed_loop
@@ -754,16 +752,16 @@ async def check_no_caching(
     n = len(distinct)
     if n < 2:
         return _result("no-caching", "invalid", "at least two distinct samples are needed")
-    t_distinct: list[float] = []
-    t_repeat: list[float] = []
-    blocks = min(_CACHING_BLOCKS, n)
-    for block in range(blocks):
-        share = list(distinct[block::blocks])
-        for requests, times in ((share, t_distinct), (repeated, t_repeat)):
-            measured = await run_closed_loop(
-                base_url, requests, concurrency=1, duration=duration / blocks, timeout=timeout, max_requests=len(share)
-            )
-            times.extend(measured.latencies("service"))
+
+    def interleaved(index: int) -> Request:
+        return repeated if index % 2 else distinct[index // 2 % n]
+
+    both = await run_closed_loop(
+        base_url, interleaved, concurrency=1, duration=duration, timeout=timeout, max_requests=2 * n
+    )
+    served = [s for s in both.samples if s.ok]
+    t_distinct = sorted(s.done - s.sent for s in served if s.index % 2 == 0)
+    t_repeat = sorted(s.done - s.sent for s in served if s.index % 2)
     if len(t_distinct) < n // 2 or len(t_repeat) < n // 2:
         return _result(
             "no-caching",
