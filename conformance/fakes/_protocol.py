@@ -11,9 +11,21 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-__all__ = ["Handler", "Skip", "serve"]
+__all__ = ["OPERATIONS", "Handler", "Skip", "serve"]
 
 PROTOCOL_VERSION = 1
+OPERATIONS = (
+    "validate",
+    "canonicalize",
+    "envelope",
+    "verify",
+    "lifecycle",
+    "checkpoint",
+    "proof",
+    "score",
+    "guard-call",
+)
+"""Every operation of the vectors (conformance-vector 1.4.0)."""
 
 Handler = Callable[[dict[str, Any]], tuple[bool, str | None]]
 

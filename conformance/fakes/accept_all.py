@@ -14,19 +14,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from _protocol import serve
-
-OPERATIONS = (
-    "validate",
-    "canonicalize",
-    "envelope",
-    "verify",
-    "lifecycle",
-    "checkpoint",
-    "proof",
-    "score",
-    "guard-call",
-)
+from _protocol import OPERATIONS, serve
 
 
 def accept(case: dict[str, Any]) -> tuple[bool, str | None]:

@@ -13,15 +13,12 @@ Run it with ``python conformance/fakes/lossy_collector.py [--port N] [--every 10
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
-import socket
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from _http import serve
 
 from aifabric.lineage.collector import Collector, open_store
 from aifabric.lineage.collector.store import EventRecord
@@ -51,22 +48,6 @@ class LossyCollector(Collector):
         return [True if n in dropped else next(outcome) for n in range(len(records))]
 
 
-async def _serve(app: web.Application, sock: socket.socket) -> None:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    host, port = sock.getsockname()[:2]
-    print(f"listening on http://{host}:{port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Serve the lossy collector until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -78,9 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="aifabric-lossy-") as scratch:
         store = open_store(args.store or Path(scratch) / "lineage.db")
         collector = LossyCollector(store, every=args.every, owns_store=True)
-        sock = socket.create_server((args.host, args.port))
         try:
-            asyncio.run(_serve(collector.application(), sock))
+            serve(collector.application(), args.host, args.port)
         finally:
             collector.close()
     return 0

@@ -18,11 +18,10 @@ import argparse
 import asyncio
 import json
 import math
-import signal
-import socket
 import sys
 from typing import Any
 
+from _http import serve
 from aiohttp import web
 
 MODEL = "churn-classifier"
@@ -148,22 +147,6 @@ def _score(row: list[float]) -> tuple[float, float]:
     return 1 - churn, churn
 
 
-async def _serve(app: web.Application, sock: socket.socket) -> None:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.SockSite(runner, sock).start()
-    host, port = sock.getsockname()[:2]
-    print(f"listening on http://{host}:{port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Serve until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
@@ -173,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service-ms", type=float, default=20.0, help="time each answered request takes")
     args = parser.parse_args(argv)
     server = TimeoutModelServer(capacity=args.capacity, service_ms=args.service_ms)
-    sock = socket.create_server((args.host, args.port))
-    asyncio.run(_serve(server.application(), sock))
+    serve(server.application(), args.host, args.port)
     return 0
 
 
