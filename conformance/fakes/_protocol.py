@@ -11,21 +11,11 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
+from aifabric.conformance.adapter import OPERATIONS  # every operation of the vectors
+
 __all__ = ["OPERATIONS", "Handler", "Skip", "serve"]
 
 PROTOCOL_VERSION = 1
-OPERATIONS = (
-    "validate",
-    "canonicalize",
-    "envelope",
-    "verify",
-    "lifecycle",
-    "checkpoint",
-    "proof",
-    "score",
-    "guard-call",
-)
-"""Every operation of the vectors (conformance-vector 1.4.0)."""
 
 Handler = Callable[[dict[str, Any]], tuple[bool, str | None]]
 
