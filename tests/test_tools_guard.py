@@ -560,5 +560,74 @@ def test_workers_after_a_backlog_and_an_idle_exit_still_run_calls(monkeypatch: p
             break
         time.sleep(0.01)
     assert workers.count == 0
-    assert workers.run(lambda: "after", {}, timeout=5) == (True, "after")
+    after = workers.submit(lambda: "after", {})
+    assert after.done.acquire(timeout=5) and after.outcome() == "after"
     workers.close()
+
+
+def test_a_cancelled_trial_does_not_keep_the_breaker_shut() -> None:
+    """A half-open breaker whose one trial is cancelled lets the next call try, instead of refusing for ever."""
+    now = [0.0]
+    started = threading.Event()
+
+    async def tool(n: int, **_: Any) -> Any:
+        if n == 0:
+            raise RuntimeError("down")
+        started.set()
+        await asyncio.sleep(10)
+        return {"v": n}
+
+    guard = Guard(contract(), tool, clock=lambda: now[0], breaker_threshold=1, breaker_cooldown_s=10)
+    with pytest.raises(ToolFailedError):
+        asyncio.run(guard.acall({"n": 0}, principal="u"))
+    now[0] = 100.0  # past the cool-down: half-open
+
+    async def cancelled_trial() -> None:
+        task = asyncio.create_task(guard.acall({"n": 1}, principal="u"))
+        while not started.is_set():
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancelled_trial())
+    assert guard.breaker.admit() == 0.0  # another trial may run
+
+
+def test_a_call_costing_more_than_the_whole_quota_is_refused_for_good() -> None:
+    """[TOOL-038] Arguments larger than a content-bytes quota can never pass: no Retry-After invites a retry."""
+    guard = Guard(
+        contract(rateLimit={"policies": [{"name": "bytes", "q": 10, "w": 60, "qu": "content-bytes"}]}),
+        lambda n, **_: {"v": n},
+    )
+    with pytest.raises(RateLimitedError) as info:
+        guard.call({"n": 10**30}, principal="u")
+    assert info.value.retry_after is None
+
+
+def test_a_timed_out_call_whose_tool_still_runs_keeps_its_concurrency_slot() -> None:
+    """[TOOL-038] With one concurrent request allowed, a call that timed out while its tool still runs holds the
+    slot until the tool really ends: the next call is refused meanwhile, and admitted after."""
+    release = threading.Event()
+
+    def tool(n: int, **_: Any) -> Any:
+        if n == 1:
+            release.wait(10)
+        return {"v": n}
+
+    limits = {"policies": [{"name": "inflight", "q": 1, "w": 1, "qu": "concurrent-requests"}]}
+    guard = Guard(contract(timeoutS=0.05, rateLimit=limits), tool)
+    with pytest.raises(ToolTimeoutError):
+        guard.call({"n": 1}, principal="u")
+    with pytest.raises(RateLimitedError):
+        guard.call({"n": 2}, principal="u")
+    release.set()
+    for _ in range(1000):
+        try:
+            assert guard.call({"n": 3}, principal="u") == {"v": 3}
+            break
+        except RateLimitedError:
+            time.sleep(0.01)
+    else:
+        pytest.fail("the slot was never given back")
+    guard.close()

@@ -48,8 +48,10 @@ class Bucket:
         if cost <= self._tokens:
             self._tokens -= cost
             return 0.0
-        if self._concurrent or cost > self.capacity or self._rate == 0:
-            return 1.0 if self._concurrent or self.capacity else float("inf")
+        if cost > self.capacity or (self._rate == 0 and not self._concurrent):
+            return float("inf")  # never: more than the bucket holds, or a quota of nothing
+        if self._concurrent:
+            return 1.0
         return (cost - self._tokens) / self._rate
 
     def release(self, cost: float) -> None:
@@ -161,6 +163,11 @@ class Breaker:
                 return self.cooldown_s
             self._trial = True
             return 0.0
+
+    def abandon(self) -> None:
+        """An attempt ended neither well nor badly (cancelled): a half-open breaker lets another trial run."""
+        with self._lock:
+            self._trial = False
 
     def success(self) -> None:
         """An attempt ended well: the breaker closes."""

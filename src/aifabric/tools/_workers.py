@@ -22,7 +22,7 @@ IDLE_S: Final = 30.0
 class Job:
     """One call of ``fn`` with keyword ``kwargs``; :attr:`done` is released, and ``notify`` called, when it ends."""
 
-    __slots__ = ("claim", "done", "error", "fn", "kwargs", "notify", "result")
+    __slots__ = ("_after", "_ended", "_lock", "claim", "done", "error", "fn", "kwargs", "notify", "result")
 
     def __init__(self, fn: Callable[..., Any], kwargs: dict[str, Any], notify: Callable[[Job], Any] | None) -> None:
         self.fn = fn
@@ -33,6 +33,24 @@ class Job:
         self.claim = threading.Lock()  # taken by the worker that runs the job, or by a caller that withdraws it
         self.done = threading.Lock()
         self.done.acquire()
+        self._lock = threading.Lock()
+        self._ended = False
+        self._after: list[Callable[[], Any]] = []
+
+    def after(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback`` once the job has ended: now, if it has."""
+        with self._lock:
+            if not self._ended:
+                self._after.append(callback)
+                return
+        callback()
+
+    def _end(self) -> None:
+        with self._lock:
+            self._ended = True
+            callbacks, self._after = self._after, []
+        for callback in callbacks:
+            callback()
 
     def withdraw(self) -> bool:
         """Stop the job from running; False where it has already begun."""
@@ -74,14 +92,6 @@ class Workers:
             self._jobs.put(job)  # under the lock, so that an idle worker never ends with a job left unclaimed
         return job
 
-    def run(self, fn: Callable[..., Any], kwargs: dict[str, Any], timeout: float) -> tuple[bool, Any]:
-        """(True, result) of ``fn(**kwargs)`` run by a worker, or (False, None) where it outlasts ``timeout``."""
-        job = self.submit(fn, kwargs)
-        if job.done.acquire(timeout=max(timeout, 0.0)):
-            return True, job.outcome()
-        job.withdraw()
-        return False, None
-
     def _work(self) -> None:
         with self._lock:
             self._idle += 1
@@ -104,6 +114,7 @@ class Workers:
                     job.error = exc
             with self._lock:
                 self._idle += 1
+            job._end()
             job.done.release()
             if job.notify is not None:
                 with contextlib.suppress(RuntimeError):  # the caller's event loop has closed: nobody waits

@@ -47,6 +47,7 @@ import asyncio
 import functools
 import hashlib
 import inspect
+import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
@@ -230,6 +231,14 @@ def _drive(fn: Callable[..., Coroutine[Any, Any, Any]], /, **arguments: Any) -> 
     return asyncio.run(fn(**arguments))
 
 
+def _json_bytes(arguments: dict[str, Any]) -> bytes:
+    """The arguments as JSON: orjson, or the standard library for what orjson refuses (an int beyond 64 bits)."""
+    try:
+        return orjson.dumps(arguments)
+    except TypeError:
+        return json.dumps(arguments, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _settle(future: asyncio.Future[Any], job: Job) -> None:
     if not future.done():  # not given up on by its caller
         if job.error is not None:
@@ -333,7 +342,7 @@ class Guard:
         if self._quotas is None:
             return []
         partition = self._partition(actor)
-        size = len(orjson.dumps(arguments)) if self._quotas.counts_bytes else 0
+        size = len(_json_bytes(arguments)) if self._quotas.counts_bytes else 0
         taken, refused, wait = self._quotas.take(partition, size, self.clock())
         if refused:
             raise RateLimitedError(
@@ -485,7 +494,7 @@ class Guard:
     def _timeout(self) -> ToolTimeoutError:
         return ToolTimeoutError(f"{self.contract.name} did not end within {self.contract.timeout_s} s")
 
-    def _run_sync(self, arguments: dict[str, Any], deadline: float) -> Any:
+    def _run_sync(self, arguments: dict[str, Any], deadline: float, taken: list[tuple[Bucket, float]]) -> Any:
         if self._inline:  # on the caller's thread: an overrun is found, not stopped [TOOL-042]
             if self.clock() >= deadline:
                 raise self._timeout()
@@ -498,13 +507,26 @@ class Guard:
             if self.clock() > deadline:
                 raise self._timeout()
             return result
-        fn = functools.partial(_drive, self.fn) if self._async else self.fn
-        ended, result = self._workers.run(fn, arguments, deadline - self.clock())
-        if not ended:
-            raise self._timeout()
-        return result
+        job = self._workers.submit(functools.partial(_drive, self.fn) if self._async else self.fn, arguments)
+        if job.done.acquire(timeout=max(deadline - self.clock(), 0.0)):
+            return job.outcome()
+        self._hold(job, taken)
+        raise self._timeout()
 
-    async def _run_async(self, arguments: dict[str, Any], remaining: float) -> Any:
+    def _hold(self, job: Job, taken: list[tuple[Bucket, float]]) -> None:
+        """A caller stops waiting for ``job``: a queued one never runs, a running one keeps its quotas.
+
+        A job still running holds its place in the ``concurrent-requests`` quotas until it really ends, though its
+        caller has gone, so that timed-out calls cannot pile up on the tool [TOOL-038].
+        """
+        if job.withdraw():
+            return
+        held = [entry for entry in taken if entry[0].concurrent]
+        taken[:] = [entry for entry in taken if not entry[0].concurrent]
+        if held:
+            job.after(lambda: self._give_back(held))
+
+    async def _run_async(self, arguments: dict[str, Any], remaining: float, taken: list[tuple[Bucket, float]]) -> Any:
         job: Job | None = None
         if self._async:
             awaitable: Awaitable[Any] = self.fn(**arguments)
@@ -525,7 +547,7 @@ class Guard:
             raise  # the tool's own TimeoutError: a TOOL_ERROR
         finally:
             if job is not None:
-                job.withdraw()  # a job still queued when its caller stops waiting never runs
+                self._hold(job, taken)
 
     def _before_attempt(self, arguments: dict[str, Any], scope: str, key: str | None, fp: str) -> tuple[bool, Any]:
         """(True, result) for a replayed key; (False, None) when the attempt should run."""
@@ -543,6 +565,12 @@ class Guard:
                 self._store.release(scope, key)
             raise UnavailableError(f"the circuit breaker of {self.contract.name} is open", retry_after=wait)
         return False, None
+
+    def _abandon(self, scope: str, key: str | None) -> None:
+        """An attempt neither failed nor succeeded (cancelled, interrupted): free its key and the breaker's trial."""
+        self.breaker.abandon()
+        if key is not None:
+            self._store.release(scope, key)
 
     def _after_attempt(self, scope: str, key: str | None, result: Any, error: BaseException | None) -> Any:
         if error is None:
@@ -605,9 +633,12 @@ class Guard:
                     replay, result = self._before_attempt(arguments, scope, idempotency_key, fp)
                     if not replay:
                         try:
-                            result = self._run_sync(arguments, deadline)
+                            result = self._run_sync(arguments, deadline, taken)
                         except Exception as exc:  # noqa: BLE001 - every failure maps to an error class
                             self._after_attempt(scope, idempotency_key, None, exc)
+                        except BaseException:
+                            self._abandon(scope, idempotency_key)
+                            raise
                         result = self._after_attempt(scope, idempotency_key, result, None)
                     break
                 except ToolCallError as error:
@@ -647,13 +678,12 @@ class Guard:
                     replay, result = self._before_attempt(arguments, scope, idempotency_key, fp)
                     if not replay:
                         try:
-                            result = await self._run_async(arguments, deadline - self.clock())
-                        except asyncio.CancelledError:
-                            if idempotency_key is not None:
-                                self._store.release(scope, idempotency_key)
-                            raise
+                            result = await self._run_async(arguments, deadline - self.clock(), taken)
                         except Exception as exc:  # noqa: BLE001 - every failure maps to an error class
                             self._after_attempt(scope, idempotency_key, None, exc)
+                        except BaseException:  # cancelled, or interrupted
+                            self._abandon(scope, idempotency_key)
+                            raise
                         result = self._after_attempt(scope, idempotency_key, result, None)
                     break
                 except ToolCallError as error:
