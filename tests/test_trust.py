@@ -241,6 +241,27 @@ def test_a_rule_naming_another_column_is_refused() -> None:
     assert next(p for p in result.pillars if p.name == "consistency").score == 0.5  # "two" is NULL, left out
 
 
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "true) THEN 1 END) FROM (SELECT 1); COPY (SELECT 42 AS a) TO '{out}'; SELECT count(CASE WHEN (true",
+        "x > 0; COPY (SELECT 42 AS a) TO '{out}'",
+        "(SELECT count(*) FROM aifabric_data_raw) > 0",
+        "(SELECT count(*) FROM read_text('/etc/hostname')) > 0",
+        "x > 0 AND getenv('HOME') IS NOT NULL",
+    ],
+)
+def test_a_rule_is_one_expression_over_the_row_and_nothing_else(expression: str, tmp_path: Path) -> None:
+    """[TRUST-003] [TRUST-027] A second statement, a subquery (a table, a file) or a function with side effects is
+    refused before it runs: nothing is written, and the contract is invalid at the rule's pointer."""
+    out = tmp_path / "pwned.csv"
+    contract = _contract(rules=[{"name": "r", "expression": expression.format(out=out)}])
+    with pytest.raises(ValidationError) as caught:
+        score(pd.DataFrame({"x": [1.0]}), contract, as_of=AS_OF)
+    assert caught.value.problems[0].pointer == "/rules/0/expression"
+    assert not out.exists()
+
+
 def test_freshness_falls_from_one_to_zero_between_one_and_two_slas() -> None:
     """[TRUST-025] 1 within the SLA, linear to 0 at twice the SLA, 0 without a timestamp."""
     contract = _contract(columns=[{"name": "t", "type": "timestamp"}], freshness={"column": "t", "maxAgeS": 3600})

@@ -171,7 +171,12 @@ def _check_rules(con: duckdb.DuckDBPyConnection, contract: DataContract, types: 
 
     problems = []
     typed = typed_sql(contract, DATA_VIEW, types=types)
+    names = {column.name for column in contract.columns}
     for j, rule in enumerate(contract.rules or []):
+        found = _rule_problem(con, rule.expression, names)
+        if found is not None:
+            problems.append(Problem(f"/rules/{j}/expression", "expression", f"{found} [TRUST-027]"))
+            continue
         try:
             sql = f"SELECT count(CASE WHEN ({rule.expression}) THEN 1 END) FROM ({typed}) AS typed LIMIT 0"  # noqa: S608
             con.execute(sql)  # a rule is SQL by design (TRUST-027)
@@ -179,6 +184,48 @@ def _check_rules(con: duckdb.DuckDBPyConnection, contract: DataContract, types: 
             problems.append(Problem(f"/rules/{j}/expression", "expression", f"{_first_line(exc)} [TRUST-027]"))
     if problems:
         raise ValidationError(problems, schema_url=CONTRACT_SCHEMA_URL)
+
+
+_FUNCTIONS: Final = frozenset({"+", "-", "*", "/", "%", "abs", "length", "lower", "upper", "~~", "!~~"})
+"""The functions a rule may call (TRUST-027): arithmetic, ABS, LENGTH, LOWER, UPPER and LIKE, as DuckDB names them."""
+
+
+def _rule_problem(con: duckdb.DuckDBPyConnection, expression: str, columns: set[str]) -> str | None:
+    """Why a rule is not one scalar expression over contract columns, or None (TRUST-003, TRUST-027).
+
+    A rule is SQL by design, so it is parsed first: a second statement, a subquery (and with it any table or file)
+    or a function other than those TRUST-027 allows is refused before anything runs it.
+    """
+    import json
+
+    (serialized,) = con.execute("SELECT json_serialize_sql(?)", ["SELECT " + expression]).fetchall()[0]
+    tree = json.loads(serialized)
+    if tree.get("error"):
+        return f"not an SQL expression: {tree.get('error_message', 'it does not parse')}"
+    statements = tree.get("statements", [])
+    node = statements[0].get("node", {}) if len(statements) == 1 else {}
+    if (
+        node.get("type") != "SELECT_NODE"
+        or len(node.get("select_list", [])) != 1
+        or (node.get("from_table") or {}).get("type") != "EMPTY"
+        or any(node.get(k) for k in ("where_clause", "having", "qualify", "group_expressions", "modifiers"))
+    ):
+        return "not one expression: a rule is a single boolean expression, without a statement around it"
+    stack: list[Any] = [node["select_list"][0]]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            kind = item.get("class")
+            if kind == "SUBQUERY":
+                return "a subquery: a rule reads the row it is evaluated on, nothing else"
+            if kind == "COLUMN_REF" and (item.get("column_names") or [""])[-1] not in columns:
+                return f"names {'.'.join(item.get('column_names') or [])}, not a column of the contract"
+            if kind == "FUNCTION" and str(item.get("function_name", "")).lower() not in _FUNCTIONS:
+                return f"calls {item.get('function_name')}, which TRUST-027 does not allow"
+            stack.extend(item.values())
+    return None
 
 
 def _quality(
