@@ -102,3 +102,43 @@ def test_the_node_ajv_adapter_passes_document_validator_and_canonicalizer(node_a
     report = certify(node_adapter, ["document-validator", "canonicalizer"], timeout=30)
     profiles, failed = verdicts(report)
     assert profiles == {"document-validator": "passed", "canonicalizer": "passed"}, sorted(failed)
+
+
+def test_a_collector_whose_read_api_is_not_the_collectors_fails_cleanly() -> None:
+    """[CONF-040] A collector that accepts everything but answers reads with a bare list fails the read-back check
+    with a message; the run does not break."""
+    from aiohttp import web
+
+    from aifabric._web import BackgroundServer, bind, serve_socket
+
+    async def accept(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"ok": True})
+
+    async def events(_: web.Request) -> web.Response:
+        return web.json_response([])
+
+    app = web.Application()
+    app.router.add_post("/api/v1/lineage", accept)
+    app.router.add_get("/api/v1/events", events)
+    sock = bind("127.0.0.1", 0)
+    server = BackgroundServer(lambda ready, stop: serve_socket(app, sock, ready, stop), sock, name="odd-collector")
+    try:
+        report = certify(server.url, ["lineage-consumer"])
+    finally:
+        server.stop()
+    read_back = next(r for r in report.to_json()["results"] if r["id"] == "lineage-collector/read-back")
+    assert read_back["outcome"] == "failed" and "not a page of events" in read_back["message"]
+    assert verdicts(report)[0] == {"lineage-consumer": "failed"}
+
+
+def test_a_vector_file_that_cannot_be_read_fails_every_profile_that_reads_its_area(tmp_path: Path) -> None:
+    """[CONF-003] A broken file in the suite is not skipped: the profiles that read its area fail."""
+    vectors = tmp_path / "vectors"
+    shutil.copytree(ROOT / "conformance" / "vectors" / "canonical", vectors / "canonical")
+    (vectors / "canonical" / "broken.json").write_text('{"operation": "canonicalize", "cases": "oops"}')
+    (vectors / "canonical" / "garbage.json").write_text("{ not json")
+    report = certify("reference", ["canonicalizer"], vectors_dir=vectors)
+    broken = [r for r in report.to_json()["results"] if r["outcome"] == "error"]
+    assert {r["id"] for r in broken} == {"canonical/broken.json", "canonical/garbage.json"}
+    assert verdicts(report)[0] == {"canonicalizer": "failed"}

@@ -113,3 +113,8 @@ def test_bad_input_is_one_clear_line_and_a_non_zero_exit(tmp_path: Path) -> None
     assert result.exit_code == 1 and "/license" in result.stderr
     missing = invoke("card", "export", tmp_path / "nope.yaml")
     assert missing.exit_code == 1 and "nope.yaml" in missing.stderr
+
+
+def test_new_into_a_folder_that_does_not_exist_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    result = invoke("card", "new", "-o", tmp_path / "missing" / "card.yaml")
+    assert result.exit_code == 2 and "cannot write" in result.output

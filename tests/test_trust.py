@@ -356,3 +356,16 @@ def test_nan_in_parquet_is_missing(tmp_path: Path) -> None:
     pq.write_table(pa.table({"x": np.array([1.0, np.nan, 2.0, 3.0])}), tmp_path / "nan.parquet")
     result = score(tmp_path / "nan.parquet", _contract(columns=[{"name": "x", "type": "number", "max": 5}]))
     assert (_pillars(result)["completeness"], _pillars(result)["validity"]) == (0.75, 1)
+
+
+def test_a_reference_that_breaks_part_way_through_is_a_read_error(tmp_path: Path) -> None:
+    """[TRUST-007] A CSV reference whose bad line comes after DuckDB's sample fails as a DocumentError naming the
+    files, never a raw engine error; a time without an offset is UTC."""
+    reference = tmp_path / "reference.csv"
+    reference.write_text("x\n" + "1\n" * 30_000 + '1,2,3,"4\n')
+    contract = _contract(columns=[{"name": "x", "type": "number"}])
+    with pytest.raises(DocumentError) as caught:
+        score(pd.DataFrame({"x": [1.0, 2.0]}), contract, reference, as_of=AS_OF)
+    assert caught.value.rule == "read" and "reference.csv" in str(caught.value.source)
+    naive = score(pd.DataFrame({"x": [1.0]}), contract, as_of="2026-11-23T08:00:00")
+    assert naive.to_json()["asOf"] == "2026-11-23T08:00:00Z"

@@ -89,8 +89,7 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
             die(f"{output}: exists; give --force to overwrite it", 2)
         text = STARTER.format(producer=PRODUCER, name=json.dumps(name), version=json.dumps(version))
         ModelCard.read(text)  # the starter is itself a valid card
-        output.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {output}")
+        emit(text, output)
 
     @card_app.command("validate")
     @guarded

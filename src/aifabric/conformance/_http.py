@@ -31,6 +31,7 @@ _TIMEOUT: Final = 30.0
 VOLUME: Final = 1000
 """How many generated events the lineage-consumer checks post, besides the vector cases (CONF-040)."""
 _BATCH: Final = 100
+_MAX_PAGES: Final = 100
 _EXAMPLE_CONTRACT: Final = Path(__file__).resolve().parents[3] / "examples" / "serving-contract.yaml"
 _SERVER_START_S: Final = 120.0
 _SERVE: Final = "from aifabric.serving.server import serve\nserve(port=0, ready=lambda url: print(url, flush=True))\n"
@@ -60,21 +61,40 @@ def _post(url: str, event: Any) -> tuple[int, str]:
 
 
 def _read_back(base: str) -> list[Any]:
+    """Every event the collector holds, page by page.
+
+    Raises:
+        ValueError: an answer that is not the collector API's page (an object with an ``events`` list and a
+            ``next`` cursor that moves on), or more pages than any run of the suite writes.
+    """
     events: list[Any] = []
     since = 0
-    while True:
+    for _ in range(_MAX_PAGES):
         with urllib.request.urlopen(f"{base}/api/v1/events?since={since}&limit=1000", timeout=_TIMEOUT) as r:  # noqa: S310
             page = json.load(r)
-        batch = page.get("events", [])
+        batch = page.get("events") if isinstance(page, dict) else None
+        if not isinstance(batch, list):
+            raise ValueError(f"GET /api/v1/events answered {str(page)[:200]}, not a page of events")
         events.extend(item.get("event") for item in batch if isinstance(item, dict))
-        if not batch or page.get("next", since) == since:
+        after = page.get("next", since)
+        if not batch or after == since:
             return events
-        since = page["next"]
+        if not isinstance(after, int) or after < since:
+            raise ValueError(f"GET /api/v1/events gave the cursor {after!r} after {since}")
+        since = after
+    raise ValueError(f"GET /api/v1/events had more than {_MAX_PAGES} pages")
 
 
 def _volume(base: str, sent: list[tuple[str, Any]], emit: Callable[[Result], None]) -> list[tuple[str, Any]]:
     """Post ``VOLUME`` START events in batches, so that a collector losing one in many is caught on reading back."""
-    opening = next((event for _, event in sent if event.get("eventType") == "START"), None)
+    opening = next(
+        (
+            e
+            for _, e in sent
+            if isinstance(e, dict) and e.get("eventType") == "START" and isinstance(e.get("run"), dict)
+        ),
+        None,
+    )
     if opening is None:
         return []
     events = [{**opening, "run": {**opening["run"], "runId": uuid7()}} for _ in range(VOLUME)]

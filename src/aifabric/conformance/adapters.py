@@ -166,7 +166,7 @@ class Adapter:
             raise AdapterError(f"the adapter did not start: {line}{self._stderr_tail()}")
         try:
             hello = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             hello = None
         if not isinstance(hello, dict) or hello.get("seq") != 0:
             self._kill()
@@ -288,6 +288,6 @@ def _is_adapter_errored(line: bytes, seq: int) -> bool:
     """Whether the line is a well-formed ``errored`` answer (the adapter stays in step) rather than a bad line."""
     try:
         value = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(value, dict) and value.get("seq") == seq and isinstance(value.get("errored"), dict)

@@ -125,7 +125,8 @@ def judge(profile: Profile, results: Iterable[Result]) -> ProfileVerdict:
         seen = verdicts.get(rid, "skipped")
         verdict: Any = "not-applicable" if seen == "skipped" and rid in profile.conditional else seen
         out[rid] = RequirementVerdict(level=level, verdict=verdict)  # type: ignore[arg-type]
-    failed = any(v.level == "MUST" and v.verdict in ("failed", "skipped") for v in out.values())
+    broken = any((r.evidence or {}).get("broken") for r in mine)
+    failed = broken or any(v.level == "MUST" and v.verdict in ("failed", "skipped") for v in out.values())
     return ProfileVerdict(
         id=profile.id, title=profile.title, verdict="failed" if failed else "passed", requirements=out
     )
@@ -136,6 +137,8 @@ def _belongs(profile: Profile, result: Result) -> bool:
     check = evidence.get("check")
     if isinstance(check, str):
         return check in profile.checks
+    if evidence.get("broken"):  # a vector file that cannot be read: whoever reads its area cannot pass
+        return str(evidence.get("area")) in profile.areas
     return profile.selects(str(evidence.get("area")), str(evidence.get("operation")))
 
 
@@ -254,12 +257,15 @@ def _run_adapter(
             area, name = path.parent.name, path.relative_to(root).as_posix()
             raw = _raw(path)
             operation = raw.get("operation") if isinstance(raw, dict) else None
-            if not any(p.selects(area, str(operation)) for p in profiles):
+            if isinstance(operation, str) and not any(p.selects(area, operation) for p in profiles):
+                continue
+            if operation is None and not any(area in p.areas for p in profiles):
                 continue
             try:
                 vector = load_vector_file(path)
-            except VectorFileError as exc:
-                emit(Result(id=name, requirements=["CORE-040"], outcome="error", message=exc.reason))
+            except VectorFileError as exc:  # it counts against every chosen profile that reads its area
+                broken = {"area": area, "operation": str(operation), "broken": True}
+                emit(Result(id=name, requirements=["CORE-040"], outcome="error", message=exc.reason, evidence=broken))
                 continue
             for n, case in enumerate(vector.cases):
                 requirements = sorted({*vector.spec, *(case.spec or [])})

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -130,6 +131,18 @@ def open_view(con: duckdb.DuckDBPyConnection, data: DataSource, view: str, contr
     return _Opened(label, found_digest, types)
 
 
+@contextmanager
+def _scanning(*opened: _Opened) -> Iterator[None]:
+    """A file that turns out unreadable part-way through a scan is a ``DocumentError`` naming the files read."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.Error as exc:
+        label = " or ".join(o.label for o in opened)
+        raise DocumentError(f"cannot read: {_first_line(exc)}", source=label, rule="read") from None
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -158,9 +171,13 @@ def _as_of_us(as_of: datetime | str | None) -> tuple[str, int]:
     if as_of is None:
         as_of = utc_now()
     if isinstance(as_of, str):
-        parsed = datetime.fromisoformat(as_of.upper().replace("Z", "+00:00"))
+        try:
+            parsed = datetime.fromisoformat(as_of.upper().replace("Z", "+00:00"))
+        except ValueError:
+            raise DocumentError(f"as_of {as_of!r} is not an RFC 3339 date-time", rule="asOf") from None
     else:
-        parsed = as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC)
+        parsed = as_of
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)  # without an offset: UTC (TRUST-006)
     text = parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return text, (parsed - _EPOCH) // timedelta(microseconds=1)
 
@@ -483,7 +500,8 @@ def drift(data: DataSource, reference: DataSource, *, contract: DataContract | N
     try:
         data_opened = open_view(con, data, DATA_VIEW, contract)
         ref_opened = open_view(con, reference, REFERENCE_VIEW, contract)
-        return _drift_columns(con, contract, data_opened.types, ref_opened.types)
+        with _scanning(data_opened, ref_opened):
+            return _drift_columns(con, contract, data_opened.types, ref_opened.types)
     finally:
         con.close()
 
@@ -525,12 +543,13 @@ def score(
         ref_opened = None
         if reference is not None:
             ref_opened = open_view(con, reference, REFERENCE_VIEW, contract)
-            evidence = _drift_columns(con, contract, opened.types, ref_opened.types)
+            with _scanning(opened, ref_opened):
+                evidence = _drift_columns(con, contract, opened.types, ref_opened.types)
+                sql = f"SELECT count(*) FROM {quote(REFERENCE_VIEW)}"  # noqa: S608 - identifier
+                reference_rows = int(con.execute(sql).fetchall()[0][0])
             tested = [e for e in evidence if e.drifted is not None]
             steady = sum(not e.drifted for e in tested)
             pillars["drift"] = (_ratio(steady, len(tested)), evidence)
-            sql = f"SELECT count(*) FROM {quote(REFERENCE_VIEW)}"  # noqa: S608 - identifier
-            reference_rows = int(con.execute(sql).fetchall()[0][0])
         else:
             pillars["drift"] = (None, [])
     finally:
