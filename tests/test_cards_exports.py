@@ -495,3 +495,39 @@ def test_spdx_export_loads_back_with_spdx_python_model() -> None:
     (license_,) = objects.foreach_type(spdx.simplelicensing_LicenseExpression)
     assert license_.simplelicensing_licenseExpression == "Apache-2.0"
     assert "/evaluation/0/confidenceInterval: no place in an SPDX 3.0.1 AI package" in mapped.lost
+
+
+def test_what_cyclonedx_and_spdx_cannot_hold_is_named_not_dropped() -> None:
+    """Members a review found dropped without a word are each named in ``lost``: an export never loses silently."""
+    from aifabric.cards.cyclonedx import to_cyclonedx
+    from aifabric.cards.spdx import to_spdx
+
+    card = example()
+    card["model"]["inputs"] = [{"format": "application/json", "description": "twelve account features"}]
+    card["model"]["authors"][0]["issuer"] = "https://id.example.com"
+    card["evaluation"][0]["decisionThreshold"] = 0.5
+    card["trainingData"][0]["personalData"]["present"] = False
+    cdx = {line.split(":")[0] for line in to_cyclonedx(card).lost}
+    assert {
+        "/model/inputs/0/description",
+        "/model/authors/0/id",
+        "/model/authors/0/issuer",
+        "/evaluation/0/decisionThreshold",
+        "/evaluation/0/dataset",
+        "/trainingData/0/personalData/present",
+        "/quantitativeAnalysis/summary",
+    } <= cdx
+    spdx = {line.split(":")[0] for line in to_spdx(card).lost}
+    assert {
+        "/model/baseModel",
+        "/model/inputs",
+        "/model/architecture",
+        "/model/artifacts/0/name",
+        "/model/artifacts/0/mediaType",
+        "/intendedUse/primaryUsers",
+        "/trainingData/0/split",
+        "/trainingData/0/lineage",
+        "/trainingData/0/personalData/legalBasis",
+        "/evaluation/0/decisionThreshold",
+        "/evaluation/1/dataset",
+    } <= spdx

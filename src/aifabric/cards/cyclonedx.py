@@ -166,6 +166,11 @@ def _model_component(
     ]
     if "mediaType" in (artifacts[0] if len(artifacts) == 1 else {}):
         lost.append(f"/model/artifacts/0/mediaType: {_REASON}")
+    if len(artifacts) == 1 and "uri" not in artifacts[0]:
+        lost.append(f"/model/artifacts/0/name: {_REASON} (one artifact is the model's own hashes)")
+    for i, author in enumerate(model.get("authors") or []):
+        kept = ("displayName", "email") if author.get("displayName") else ("id", "email")
+        lost += [f"/model/authors/{i}/{key}: {_REASON}" for key in author if key not in kept]
     out["modelCard"] = _model_card(doc, datasets, lost)
     return out
 
@@ -187,6 +192,9 @@ def _model_card(doc: dict[str, Any], datasets: dict[str, dict[str, Any]], lost: 
     for key in ("inputs", "outputs"):
         if model.get(key):
             parameters[key] = [{"format": io["format"]} for io in model[key]]
+            lost += [
+                f"/model/{key}/{i}/description: {_REASON}" for i, io in enumerate(model[key]) if "description" in io
+            ]
     card: dict[str, Any] = {}
     if parameters:
         card["modelParameters"] = parameters
@@ -203,11 +211,16 @@ def _model_card(doc: dict[str, Any], datasets: dict[str, dict[str, Any]], lost: 
             }
             lost.append(f"/evaluation/{i}/confidenceInterval/level: {_REASON}")
         lost.append(f"/evaluation/{i}/task: {_REASON} (a performance metric names no task)")
+        lost.append(f"/evaluation/{i}/dataset: {_REASON} (a performance metric names no dataset)")
+        if "decisionThreshold" in result:
+            lost.append(f"/evaluation/{i}/decisionThreshold: {_REASON}")
         metrics.append(metric)
     if metrics:
         card["quantitativeAnalysis"] = {"performanceMetrics": metrics}
-    if doc.get("quantitativeAnalysis"):
-        lost.append(f"/quantitativeAnalysis/summary: {_REASON} (it holds metrics and graphics)")
+    lost += [
+        f"/quantitativeAnalysis/{key}: {_REASON} (it holds metrics and graphics)"
+        for key in doc.get("quantitativeAnalysis") or {}
+    ]
     considerations = _considerations(doc, lost)
     if considerations:
         card["considerations"] = considerations
@@ -307,6 +320,8 @@ def _dataset(
     lost += [
         f"{at}/personalData/{key}: {_REASON}" for key in ("sensitive", "legalBasis", "measures") if key in personal
     ]
+    if personal and not personal.get("present"):
+        lost.append(f"{at}/personalData/present: {_REASON} (only personal data that is present is named)")
 
 
 def _number(value: Any) -> str:

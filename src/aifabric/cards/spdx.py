@@ -180,8 +180,28 @@ def to_spdx(card: Any, *, namespace: str | None = None, created: dt.datetime | N
     for phase in ("training", "finetuning", "inference"):
         kept = energy.get(phase, {})
         lost += [f"/energy/{phase}/{key}: {_REASON}" for key in ("per", "hardware", "co2eKg") if key in kept]
+    lost += _unmapped(doc)
     parsed: dict[str, Any] = json.loads(buffer.getvalue())
     return Mapped(parsed, lost)
+
+
+def _unmapped(doc: dict[str, Any]) -> list[str]:
+    """The members the mapping above leaves behind that the lines before it do not name."""
+    model = doc.get("model") or {}
+    lost = [f"/model/{key}: {_REASON}" for key in ("baseModel", "inputs", "outputs", "architecture") if key in model]
+    for i, artifact in enumerate(model.get("artifacts") or []):
+        kept = ("digest", "uri") if i == 0 else ("digest",)  # the first artifact's uri is the download location
+        lost += [f"/model/artifacts/{i}/{key}: {_REASON}" for key in artifact if key not in kept]
+    if "primaryUsers" in (doc.get("intendedUse") or {}):
+        lost.append(f"/intendedUse/primaryUsers: {_REASON}")
+    for i, data in enumerate(doc.get("trainingData") or []):
+        lost += [f"/trainingData/{i}/{key}: {_REASON}" for key in ("split", "lineage", "quality") if key in data]
+        personal = data.get("personalData") or {}
+        lost += [f"/trainingData/{i}/personalData/{key}: {_REASON}" for key in personal if key != "present"]
+    for i, result in enumerate(doc.get("evaluation") or []):
+        lost += [f"/evaluation/{i}/{key}: {_REASON}" for key in ("task", "decisionThreshold") if key in result]
+        lost.append(f"/evaluation/{i}/dataset: {_REASON} (the metric is kept without it; the dataset is testedOn)")
+    return lost
 
 
 def _relation(spdx: Any, info: Any, base: str, name: str, source: Any, kind: str, targets: list[Any]) -> Any:
