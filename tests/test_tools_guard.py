@@ -631,3 +631,20 @@ def test_a_timed_out_call_whose_tool_still_runs_keeps_its_concurrency_slot() -> 
     else:
         pytest.fail("the slot was never given back")
     guard.close()
+
+
+def test_a_job_after_close_never_waits_behind_a_hung_one() -> None:
+    """After close(), new jobs get new workers on a queue of their own, even while an old worker hangs."""
+    from aifabric.tools import _workers
+
+    release = threading.Event()
+    workers = _workers.Workers(1, "test")
+    hung = workers.submit(lambda: release.wait(10), {})
+    queued = workers.submit(lambda: "queued before close", {})
+    workers.close()
+    fresh = workers.submit(lambda: "after close", {})
+    assert fresh.done.acquire(timeout=5) and fresh.outcome() == "after close"
+    release.set()
+    assert hung.done.acquire(timeout=5) and queued.done.acquire(timeout=5)
+    assert queued.outcome() == "queued before close"
+    workers.close()

@@ -88,19 +88,20 @@ class Workers:
             self._idle -= 1
             if self._idle < 0 and self._count < self._limit:
                 self._count += 1
-                threading.Thread(target=self._work, name=f"{self._name}-{self._count}", daemon=True).start()
+                self._idle += 1  # the new worker waits on this queue from now on
+                name = f"{self._name}-{self._count}"
+                threading.Thread(target=self._work, args=(self._jobs,), name=name, daemon=True).start()
             self._jobs.put(job)  # under the lock, so that an idle worker never ends with a job left unclaimed
         return job
 
-    def _work(self) -> None:
-        with self._lock:
-            self._idle += 1
+    def _work(self, jobs: queue.SimpleQueue[Job | None]) -> None:
+        """Run the jobs of one generation's queue: until a stop mark, or :data:`IDLE_S` idle."""
         while True:
             try:
-                job = self._jobs.get(timeout=IDLE_S)
+                job = jobs.get(timeout=IDLE_S)
             except queue.Empty:
                 with self._lock:
-                    if self._jobs.empty():  # no caller has counted on this worker
+                    if jobs is self._jobs and jobs.empty():  # no caller has counted on this worker
                         self._idle -= 1
                         self._count -= 1
                         return
@@ -113,7 +114,8 @@ class Workers:
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller, who maps it to an error class
                     job.error = exc
             with self._lock:
-                self._idle += 1
+                if jobs is self._jobs:  # after close(), an old worker no longer counts
+                    self._idle += 1
             job._end()
             job.done.release()
             if job.notify is not None:
@@ -121,9 +123,14 @@ class Workers:
                     job.notify(job)
 
     def close(self) -> None:
-        """Let every worker end once the jobs queued before this call have run; a later job starts new ones."""
+        """Let every worker end once the jobs queued before this call have run; a later job starts new ones.
+
+        The workers of before keep their own queue, so a job submitted after ``close`` never waits behind one of
+        theirs, not even one that hangs.
+        """
         with self._lock:
+            old, self._jobs = self._jobs, queue.SimpleQueue()
             for _ in range(self._count):
-                self._jobs.put(None)  # a stop mark, claimed like a job by a worker that then ends
-            self._idle -= self._count
+                old.put(None)  # a stop mark, claimed like a job by a worker that then ends
+            self._idle = 0
             self._count = 0
