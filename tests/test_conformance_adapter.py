@@ -181,3 +181,22 @@ def test_the_parser_accepts_exactly_the_answers_the_schema_accepts(value: dict[s
         schema_ok = False
     is_errored_answer = schema_ok and "errored" in value
     assert (answer.kind != "errored" or is_errored_answer) == schema_ok
+
+
+def test_an_adapter_that_stops_reading_cannot_hang_the_suite(tmp_path: Path) -> None:
+    """[CONF-029] An adapter that answers start and then never reads again: a case larger than the pipe's buffer
+    is errored within the timeout, instead of blocking the suite's write for ever."""
+    script = tmp_path / "deaf.py"
+    script.write_text(
+        "import json, sys, time\n"
+        "request = json.loads(sys.stdin.readline())\n"
+        'print(json.dumps({"seq": request["seq"], "ready": True, "version": 1,'
+        ' "implementation": {"name": "deaf"}, "operations": ["validate"]}), flush=True)\n'
+        "time.sleep(60)\n",
+        "utf-8",
+    )
+    with Adapter([sys.executable, str(script)], timeout=1.0) as adapter:
+        answer = adapter.run(
+            "validate", {"schema": "https://aifabric.dev/schemas/common/1.0.0.json", "data": "x" * 2**20}
+        )
+    assert answer.kind == "errored"

@@ -224,12 +224,16 @@ class Adapter:
             data = json.dumps(request, ensure_ascii=True, separators=(",", ":")).encode("ascii") + b"\n"
         except (TypeError, ValueError) as exc:
             return f"the case cannot be written as JSON: {exc}"
+        wait = self.timeout if timeout is None else timeout
+        watchdog = threading.Timer(wait, proc.kill)  # an adapter that stops reading must not hang the suite
+        watchdog.start()
         try:
             proc.stdin.write(data)
             proc.stdin.flush()
         except (BrokenPipeError, OSError):
             return self._gone(proc)
-        wait = self.timeout if timeout is None else timeout
+        finally:
+            watchdog.cancel()
         try:
             line = self._lines.get(timeout=wait)
         except queue.Empty:
