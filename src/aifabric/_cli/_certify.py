@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from aifabric._cli._common import exiter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -23,9 +25,7 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
     )
     app.add_typer(certify_app, name="certify")
 
-    def die(message: str, code: int) -> NoReturn:
-        fail(message, code)
-        raise typer.Exit(code)
+    die = exiter(fail)
 
     @certify_app.callback(invoke_without_command=True)
     def certify(

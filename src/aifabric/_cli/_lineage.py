@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, NoReturn
 
 import typer
 
+from aifabric._cli._common import exiter
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -46,9 +48,7 @@ def register(
     lineage_app = typer.Typer(help="Send lineage events to a collector and query it.", no_args_is_help=True)
     app.add_typer(lineage_app, name="lineage")
 
-    def die(message: str, code: int) -> NoReturn:
-        fail(message, code)
-        raise typer.Exit(code)  # fail exits; this line keeps the type checker and a stubbed fail honest
+    die = exiter(fail)
 
     @serve_app.command("collector")
     def serve_collector(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from aifabric._cli._common import exiter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -15,10 +17,7 @@ __all__ = ["register"]
 
 def register(serve_app: typer.Typer, *, fail: Callable[[str, int], Any]) -> None:
     """Add ``model`` to the ``serve`` command group."""
-
-    def die(message: str, code: int) -> NoReturn:
-        fail(message, code)
-        raise typer.Exit(code)  # fail exits; this line keeps the type checker and a stubbed fail honest
+    die = exiter(fail)
 
     @serve_app.command("model")
     def serve_model(

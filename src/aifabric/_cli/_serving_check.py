@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from aifabric._cli._common import exiter
 from aifabric._web import run
 
 if TYPE_CHECKING:
@@ -28,9 +29,7 @@ def register(app: typer.Typer, *, fail: Callable[[str, int], Any], dump: Callabl
     serving_app = typer.Typer(help="Check model endpoints against serving contracts.", no_args_is_help=True)
     app.add_typer(serving_app, name="serving")
 
-    def die(message: str, code: int) -> NoReturn:
-        fail(message, code)
-        raise typer.Exit(code)
+    die = exiter(fail)
 
     @serving_app.command("check")
     def check(
